@@ -30,7 +30,9 @@ def bundled_yang_dirs() -> list[Path]:
     dirs = [share / "ietf", share / "iana"]
     missing = [d for d in dirs if not d.is_dir()]
     if missing:
-        raise SystemExit(f"pyang's bundled YANG modules not found in {missing}; is pyang installed?")
+        raise SystemExit(
+            f"pyang's bundled YANG modules not found in {missing}; is pyang installed?"
+        )
     return dirs
 
 
@@ -43,8 +45,19 @@ def generate(out_dir: Path) -> None:
     for module in MODULES:
         target = out_dir / f"{module.replace('-', '_')}.py"
         cmd = [
-            sys.executable, "-m", "pyang", "--plugindir", str(plugin_dir), "-f", "pybind",
-            "--build-rpcs", "-p", path, "-o", str(target), str(YANG_DIR / f"{module}.yang"),
+            sys.executable,
+            "-m",
+            "pyang",
+            "--plugindir",
+            str(plugin_dir),
+            "-f",
+            "pybind",
+            "--build-rpcs",
+            "-p",
+            path,
+            "-o",
+            str(target),
+            str(YANG_DIR / f"{module}.yang"),
         ]
         subprocess.run(cmd, check=True)
         target.write_text(HEADER + target.read_text())
