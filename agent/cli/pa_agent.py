@@ -91,6 +91,9 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(serve(config))
     except KeyboardInterrupt:
         return 0
+    except ConfigError as exc:  # e.g. a malformed --source, found while composing the agent
+        print(f"pa-agent: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -1,4 +1,4 @@
-"""The YANG module passes pyang --strict --lint and yanglint with no warnings."""
+"""Every YANG module of ours passes pyang --strict --lint and yanglint with no warnings."""
 
 from __future__ import annotations
 
@@ -12,14 +12,15 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-MODULE = ROOT / "yang" / "product-analytics.yang"
+OUR_MODULES = sorted((ROOT / "yang").glob("*.yang"))
 BUNDLED = Path(sysconfig.get_paths()["data"]) / "share" / "yang" / "modules"
 
 
-def test_pyang_strict_lint_is_clean() -> None:
+@pytest.mark.parametrize("module", OUR_MODULES, ids=lambda p: p.stem)
+def test_pyang_strict_lint_is_clean(module: Path) -> None:
     path = os.pathsep.join([str(ROOT / "yang"), str(BUNDLED / "ietf"), str(BUNDLED / "iana")])
     result = subprocess.run(
-        [sys.executable, "-m", "pyang", "--strict", "--lint", "-p", path, str(MODULE)],
+        [sys.executable, "-m", "pyang", "--strict", "--lint", "-p", path, str(module)],
         capture_output=True,
         text=True,
     )
@@ -28,9 +29,11 @@ def test_pyang_strict_lint_is_clean() -> None:
 
 
 @pytest.mark.skipif(shutil.which("yanglint") is None, reason="yanglint (libyang2-tools) absent")
-def test_yanglint_is_clean() -> None:
+@pytest.mark.parametrize("module", OUR_MODULES, ids=lambda p: p.stem)
+def test_yanglint_is_clean(module: Path) -> None:
+    dirs = [ROOT / "yang", BUNDLED / "ietf", BUNDLED / "iana"]
     result = subprocess.run(
-        ["yanglint", "-p", str(BUNDLED / "ietf"), "-p", str(BUNDLED / "iana"), str(MODULE)],
+        ["yanglint", *(f"-p{d}" for d in dirs), str(module)],
         capture_output=True,
         text=True,
     )
@@ -38,7 +41,8 @@ def test_yanglint_is_clean() -> None:
     assert result.stdout == "" and result.stderr == "", result.stdout + result.stderr
 
 
-def test_every_node_has_a_description() -> None:
+@pytest.mark.parametrize("module_path", OUR_MODULES, ids=lambda p: p.stem)
+def test_every_node_has_a_description(module_path: Path) -> None:
     """RFC 8407 asks for descriptions; pyang --lint checks typedefs, we check data nodes."""
     from pyang import context, repository
 
@@ -46,7 +50,7 @@ def test_every_node_has_a_description() -> None:
         os.pathsep.join([str(ROOT / "yang"), str(BUNDLED / "ietf"), str(BUNDLED / "iana")])
     )
     ctx = context.Context(repo)
-    module = ctx.add_module(str(MODULE), MODULE.read_text())
+    module = ctx.add_module(str(module_path), module_path.read_text())
     assert module is not None
     ctx.validate()
     missing: list[str] = []

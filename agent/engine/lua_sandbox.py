@@ -1,0 +1,281 @@
+"""A sandboxed Lua runtime (lupa, Lua 5.4) for Lua KPIs.
+
+A Lua KPI is a chunk of Lua text that reads the collected rows from the global ``tables``
+(``tables.NAME`` is an array of rows, each a table column name -> value; SQL NULLs are
+absent keys) and returns a table, which is converted to Python lists/dicts for the JSON
+value.  Lua has no key order, so the keys of a plain table come out sorted; the sandbox's
+``object("k1", v1, "k2", v2, ...)`` makes an object that keeps its keys in that order.
+
+What the script can reach is a fresh environment table holding only pure functions:
+``assert error ipairs next pairs select tonumber tostring type rawequal rawlen rawget rawset
+setmetatable getmetatable pcall xpcall load`` and copies of ``math string table utf8``.
+Not reachable: ``io``, ``os``, ``require``, ``package``, ``debug``, ``dofile``, ``loadfile``,
+``collectgarbage``, ``coroutine`` (a new coroutine does not inherit the instruction hook, so a
+loop inside one could not be stopped), ``string.dump`` (removed from the real string table too,
+since string methods reach it through the string metatable), lupa's ``python`` module, and
+any Python object: rows are copied into plain Lua tables, never passed as Python proxies.
+``load`` only accepts text (mode ``"t"``) and compiles into the same sandbox environment.
+
+Limits, each making that one run fail with :class:`LuaSandboxError`:
+
+* instructions: a count hook (``debug.sethook``, installed by trusted setup code before the
+  environment is sealed) counts VM instructions and checks CPU time every ``HOOK_EVERY``
+  instructions.  Once a limit is hit the hook raises on every tick, and the sandbox's
+  ``pcall``/``xpcall`` re-raise it, so a script cannot swallow it.
+* memory: lupa's ``max_memory`` allocator limit.  The rows handed in are loaded first (under
+  their own, larger limit), then the limit is set to what they use plus ``max_memory`` for
+  the script itself.
+
+A fresh runtime is made per run (about 60 µs, see ``bench/engine_bench.py``): no state, global
+or memory garbage carries over from one KPI to the next.
+
+Known limit: a single long C call (a pathological ``string.find`` pattern on a large string)
+is not interrupted by the instruction hook; the memory limit bounds how large that string
+can be.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from lupa import lua54
+
+# Count-hook period: small enough to stop a loop promptly, large enough to cost little.
+HOOK_EVERY = 1000
+# Nesting depth and size limits for a returned value (a cycle hits the depth limit).
+MAX_RESULT_DEPTH = 32
+MAX_RESULT_ITEMS = 100_000
+
+JsonValue = None | bool | int | float | str | list["JsonValue"] | dict[str, "JsonValue"]
+RowValue = None | bool | int | float | str | bytes
+
+
+class LuaSandboxError(Exception):
+    """A Lua KPI failed: syntax error, runtime error, a limit, or a bad return value.
+
+    ``reason`` is one of ``syntax``, ``runtime``, ``instruction-limit``, ``time-limit``,
+    ``memory-limit``, ``bad-result``.
+    """
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(f"{reason}: {message}")
+        self.reason = reason
+        self.message = message
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    """Resource limits for one Lua KPI run."""
+
+    max_instructions: int = 10_000_000
+    max_seconds: float = 2.0  # CPU seconds (os.clock), checked every HOOK_EVERY instructions
+    max_memory: int = 32 * 1024 * 1024  # bytes the script may allocate beyond its input rows
+    max_input_memory: int = 512 * 1024 * 1024  # bytes the rows handed in may take in Lua
+
+
+# Trusted setup code: runs with the full standard library, captures what it needs as upvalues,
+# and returns the only entry point, ``run``.  Nothing below is visible to KPI scripts except
+# through ``env``.
+_SETUP = """
+local max_instructions, max_seconds, hook_every = ...
+local real_pcall, real_xpcall, real_error, real_load = pcall, xpcall, error, load
+local clock, sethook = os.clock, debug.sethook
+local pairs, type = pairs, type
+
+string.dump = nil
+getmetatable("").__metatable = false
+
+local exceeded = nil
+local executed = 0
+local deadline = 0
+
+local function hook()
+  executed = executed + hook_every
+  if exceeded == nil then
+    if executed > max_instructions then
+      exceeded = "instruction-limit: more than " .. max_instructions .. " instructions"
+    elseif clock() > deadline then
+      exceeded = "time-limit: more than " .. max_seconds .. " s of CPU time"
+    end
+  end
+  if exceeded ~= nil then real_error(exceeded, 0) end
+end
+
+local function copy(lib)
+  local c = {}
+  for k, v in pairs(lib) do c[k] = v end
+  return c
+end
+
+-- After a protected call, a hit limit or an out-of-memory error is raised again so that
+-- the script's own pcall cannot swallow it.
+local function rethrow(ok, ...)
+  if exceeded ~= nil then real_error(exceeded, 0) end
+  if not ok and (...) == "not enough memory" then real_error("not enough memory", 0) end
+  return ok, ...
+end
+
+local env = {
+  assert = assert, error = error, ipairs = ipairs, next = next, pairs = pairs,
+  select = select, tonumber = tonumber, tostring = tostring, type = type,
+  rawequal = rawequal, rawlen = rawlen, rawget = rawget, rawset = rawset,
+  setmetatable = setmetatable, getmetatable = getmetatable,
+  math = copy(math), string = copy(string), table = copy(table), utf8 = copy(utf8),
+  _VERSION = _VERSION,
+}
+env._G = env
+env.pcall = function(f, ...) return rethrow(real_pcall(f, ...)) end
+env.xpcall = function(f, handler, ...) return rethrow(real_xpcall(f, handler, ...)) end
+-- object(k1, v1, k2, v2, ...): a JSON object that keeps its keys in this order (plain
+-- tables have no key order; their keys are sorted when converted).
+local key_order = setmetatable({}, {__mode = "k"})
+env.object = function(...)
+  local n = select("#", ...)
+  local t, order = {}, {}
+  for i = 1, n, 2 do
+    local k, v = select(i, ...)
+    if type(k) ~= "string" then real_error("object: keys must be strings", 2) end
+    if t[k] == nil then order[#order + 1] = k end
+    t[k] = v
+  end
+  key_order[t] = order
+  return t
+end
+local function order_of(t) return key_order[t] end
+env.load = function(chunk, name)
+  if type(chunk) ~= "string" then real_error("load: only text chunks are allowed", 2) end
+  return real_load(chunk, name, "t", env)
+end
+
+local function run(source, name, tables)
+  local fn, err = real_load(source, "=" .. name, "t", env)
+  if fn == nil then return false, "syntax", err end
+  env.tables = tables
+  executed, exceeded, deadline = 0, nil, clock() + max_seconds
+  sethook(hook, "", hook_every)
+  local ok, result = real_pcall(fn)
+  sethook()
+  env.tables = nil
+  if ok then return true, result end
+  if exceeded ~= nil then return false, "limit", exceeded end
+  if result == "not enough memory" then return false, "memory-limit", result end
+  return false, "runtime", tostring(result)
+end
+
+return run, order_of
+"""
+
+
+def _deny_attribute(obj: object, name: object, is_setting: bool) -> object:
+    # Defense in depth: no Python object is ever handed to a script, but if one were, its
+    # attributes (and through them the interpreter) stay out of reach.
+    raise AttributeError("Python attributes are not accessible from Lua KPIs")
+
+
+class LuaSandbox:
+    """Runs Lua KPI scripts in fresh, sandboxed Lua 5.4 runtimes."""
+
+    def __init__(self, limits: SandboxLimits | None = None) -> None:
+        self.limits = limits or SandboxLimits()
+
+    def run(
+        self,
+        script: str,
+        rows: Mapping[str, Sequence[Mapping[str, RowValue]]],
+        *,
+        name: str = "kpi",
+    ) -> JsonValue:
+        """Run ``script`` with ``rows`` (table name -> rows) as the global ``tables``.
+
+        Returns the script's result converted to JSON-compatible values.
+
+        Raises LuaSandboxError on any failure.  The result must be a table (array or
+        string-keyed map, nested as needed) of strings, finite numbers and booleans.
+        """
+        limits = self.limits
+        runtime = lua54.LuaRuntime(
+            register_eval=False,
+            register_builtins=False,
+            attribute_filter=_deny_attribute,
+            max_memory=limits.max_memory + limits.max_input_memory,
+        )
+        try:
+            run, order_of = runtime.execute(
+                _SETUP, limits.max_instructions, limits.max_seconds, HOOK_EVERY
+            )
+            lua_rows = runtime.table_from(
+                {
+                    table: [_plain_row(row) for row in table_rows]
+                    for table, table_rows in rows.items()
+                },
+                recursive=True,
+            )
+            runtime.set_max_memory(runtime.get_memory_used() + limits.max_memory)
+            outcome = run(script, name, lua_rows)
+        except lua54.LuaMemoryError as exc:
+            raise LuaSandboxError("memory-limit", str(exc) or "not enough memory") from exc
+        except lua54.LuaError as exc:  # errors outside the protected call, e.g. in table_from
+            raise LuaSandboxError("runtime", str(exc)) from exc
+        ok, first, *rest = outcome if isinstance(outcome, tuple) else (outcome,)
+        if not ok:
+            message = str(rest[0]) if rest else ""
+            reason = str(first)
+            if reason == "limit":
+                reason, _, message = message.partition(": ")
+            raise LuaSandboxError(reason, message)
+        return _Converter(order_of).convert(first, 0)
+
+
+def _plain_row(row: Mapping[str, RowValue]) -> dict[str, bool | int | float | str]:
+    """A row with only Lua-representable scalars: NULLs become absent keys, blobs text."""
+    plain: dict[str, bool | int | float | str] = {}
+    for key, value in row.items():
+        if value is None:
+            continue
+        plain[key] = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+    return plain
+
+
+class _Converter:
+    """Converts a Lua result into JSON-compatible Python values (lists and dicts)."""
+
+    def __init__(self, order_of: Any) -> None:
+        self._order_of = order_of
+        self._items = 0
+
+    def convert(self, value: Any, depth: int) -> JsonValue:
+        self._items += 1
+        if self._items > MAX_RESULT_ITEMS:
+            raise LuaSandboxError("bad-result", f"more than {MAX_RESULT_ITEMS} values")
+        if value is None or isinstance(value, bool | str | int):
+            return value
+        if isinstance(value, float):
+            if not math.isfinite(value):
+                raise LuaSandboxError("bad-result", f"number {value} has no JSON form")
+            return value
+        kind = lua54.lua_type(value)
+        if kind != "table":
+            raise LuaSandboxError(
+                "bad-result", f"a {kind or type(value).__name__} has no JSON form"
+            )
+        if depth >= MAX_RESULT_DEPTH:
+            raise LuaSandboxError("bad-result", f"nested deeper than {MAX_RESULT_DEPTH} levels")
+        items = dict(value.items())
+        # Keys exactly 1..n (or none) make an array; otherwise every key must be a string.
+        if all(type(key) is int for key in items) and sorted(items) == list(
+            range(1, len(items) + 1)
+        ):
+            return [self.convert(items[index], depth + 1) for index in range(1, len(items) + 1)]
+        for key in items:
+            if not isinstance(key, str):
+                raise LuaSandboxError(
+                    "bad-result", f"table mixes array and object keys ({key!r} is not a string)"
+                )
+        order = self._order_of(value)
+        first = [str(key) for key in order.values()] if order is not None else []
+        keys = [key for key in first if key in items]
+        keys += sorted(key for key in items if key not in set(first))
+        return {key: self.convert(items[key], depth + 1) for key in keys}

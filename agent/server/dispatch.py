@@ -1,0 +1,105 @@
+"""RPC dispatch: ``(namespace, name)`` of the operation element -> handler.
+
+Built-in operations (base_ops, candidate, monitoring, schemas...) and RPCs registered by the
+rest of the agent through ``agent.api.Registry`` live in one table.  Unknown operations get
+the RFC 6241 error: ``unknown-namespace`` for a namespace no implemented module has,
+``operation-not-supported`` for an RPC the schema defines but nothing implements, and
+``unknown-element`` otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from lxml import etree
+
+from agent.api import RpcContext, RpcHandler
+from agent.server import errors
+
+if TYPE_CHECKING:
+    from agent.schema import Schema
+    from agent.server.server import NetconfServer
+    from agent.server.session import NetconfSession
+
+
+@dataclass(frozen=True)
+class OpContext:
+    """What a built-in operation handler gets: its session and the server."""
+
+    session: NetconfSession
+    server: NetconfServer
+
+
+# A built-in handler returns the children of <rpc-reply> (empty list = <ok/>).
+OpHandler = Callable[[OpContext, etree._Element], Awaitable[list[etree._Element]]]
+
+
+class Dispatcher:
+    """The table of every operation the server answers."""
+
+    def __init__(self, schema: Schema) -> None:
+        self.schema = schema
+        self._ops: dict[tuple[str, str], OpHandler] = {}
+
+    def add(self, namespace: str, name: str, handler: OpHandler) -> None:
+        """Register a built-in operation."""
+        key = (namespace, name)
+        if key in self._ops:
+            raise ValueError(f"operation {{{namespace}}}{name} is registered twice")
+        self._ops[key] = handler
+
+    def add_external(self, namespace: str, name: str, handler: RpcHandler) -> None:
+        """Register an RPC of another part of the agent (agent.api.RpcHandler)."""
+        rpc_schema = self.schema.rpc(namespace, name)
+
+        async def call(ctx: OpContext, op: etree._Element) -> list[etree._Element]:
+            if rpc_schema is not None:
+                from agent.server.validation import validate_rpc_input
+
+                validate_rpc_input(rpc_schema, op)
+            context = RpcContext(session_id=ctx.session.session_id, username=ctx.session.username)
+            return await handler(context, op)
+
+        self.add(namespace, name, call)
+
+    def names(self) -> list[tuple[str, str]]:
+        """Every registered operation."""
+        return sorted(self._ops)
+
+    def lookup(self, op: etree._Element) -> OpHandler:
+        """The handler for the operation element ``op``, or raise the RFC error."""
+        qname = etree.QName(op)
+        namespace = qname.namespace or ""
+        handler = self._ops.get((namespace, qname.localname))
+        if handler is not None:
+            return handler
+        if self.schema.rpc(namespace, qname.localname) is not None:
+            raise errors.operation_not_supported(
+                f"operation <{qname.localname}> of {namespace} is not implemented"
+            )
+        if not namespace or self.schema.module_by_namespace(namespace) is None:
+            if namespace:
+                raise errors.unknown_namespace(qname.localname, namespace)
+            raise errors.unknown_element(
+                qname.localname, f"operation <{qname.localname}> has no namespace"
+            )
+        raise errors.unknown_element(
+            qname.localname, f"unknown operation <{qname.localname}> in {namespace}"
+        )
+
+
+def check_only_known_children(op: etree._Element, allowed: set[str], namespace: str) -> None:
+    """Refuse a parameter of ``op`` that the operation does not define."""
+    for child in op:
+        if not isinstance(child.tag, str):
+            continue
+        qname = etree.QName(child)
+        if qname.namespace != namespace:
+            raise errors.unknown_namespace(qname.localname, qname.namespace or "")
+        if qname.localname not in allowed:
+            raise errors.unknown_element(
+                qname.localname,
+                f"<{etree.QName(op).localname}> has no parameter <{qname.localname}>",
+            )

@@ -1,0 +1,275 @@
+"""One NETCONF session: hello exchange, framing switch, the rpc loop, timeouts, teardown.
+
+The session reads from a byte channel (an SSH ``netconf`` subsystem today; anything with the
+``Channel`` interface tomorrow), so framing and RPC handling never see SSH.  RPCs of one
+session are handled in order (replies must come back in order, RFC 6241 §4.1); different
+sessions run as separate tasks on one event loop, so a slow client only waits on itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING, Protocol
+
+from lxml import etree
+
+from agent.api import NETCONF_BASE_NS, RpcError
+from agent.server import errors
+from agent.server.dispatch import OpContext
+from agent.server.errors import RpcErrors, rpc_error_element
+from agent.server.framing import FrameDecoder, FramingError, encode_chunked, encode_eom
+from agent.server.xmlparse import XmlError
+
+if TYPE_CHECKING:
+    from agent.server.server import NetconfServer
+
+log = logging.getLogger(__name__)
+
+BASE_10 = "urn:ietf:params:netconf:base:1.0"
+BASE_11 = "urn:ietf:params:netconf:base:1.1"
+_NC = f"{{{NETCONF_BASE_NS}}}"
+_READ_SIZE = 256 * 1024
+
+
+class Channel(Protocol):
+    """The byte stream a session runs on."""
+
+    async def read(self, size: int) -> bytes: ...
+
+    def write(self, data: bytes) -> None: ...
+
+    async def drain(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class SessionClosed(Exception):
+    """The peer closed the channel, or the session must end now."""
+
+
+class NetconfSession:
+    """State and loop of one NETCONF session."""
+
+    def __init__(
+        self,
+        server: NetconfServer,
+        session_id: int,
+        username: str,
+        source_host: str,
+        channel: Channel,
+    ) -> None:
+        self.server = server
+        self.session_id = session_id
+        self.username = username
+        self.source_host = source_host
+        self.channel = channel
+        self.login_time = time.time()
+        self.chunked = False
+        self.client_capabilities: list[str] = []
+        self.decoder = FrameDecoder(server.config.max_message_size)
+        self.closing = False  # set by close-session: end after the reply is sent
+        self.task: asyncio.Task[None] | None = None
+        self.established = False  # hello exchange done
+        self.killed = False
+        # RFC 6022 per-session counters
+        self.in_rpcs = 0
+        self.in_bad_rpcs = 0
+        self.out_rpc_errors = 0
+        self.out_notifications = 0
+
+    # -- I/O ---------------------------------------------------------------------------
+
+    async def _send(self, message: bytes) -> None:
+        self.channel.write(encode_chunked(message) if self.chunked else encode_eom(message))
+        await self.channel.drain()
+
+    async def _receive(self, timeout: float) -> bytes:
+        """The next complete message; raise SessionClosed on EOF, TimeoutError on timeout."""
+        deadline = None if timeout <= 0 else asyncio.get_running_loop().time() + timeout
+        while True:
+            message = self.decoder.next_message()
+            if message is not None:
+                return message
+            if deadline is None:
+                data = await self.channel.read(_READ_SIZE)
+            else:
+                remaining = deadline - asyncio.get_running_loop().time()
+                if remaining <= 0:
+                    raise TimeoutError
+                data = await asyncio.wait_for(self.channel.read(_READ_SIZE), remaining)
+            if not data:
+                raise SessionClosed("channel closed by the peer")
+            self.decoder.feed(data)
+
+    # -- the session -----------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Run the session until close-session, kill-session, EOF, timeout or a fatal error."""
+        clean = False
+        try:
+            await self._send(self.server.hello_message(self.session_id))
+            if not await self._hello():
+                return
+            self.established = True
+            while not self.closing:
+                try:
+                    message = await self._receive(self.server.config.idle_timeout)
+                except TimeoutError:
+                    log.info("session %d: idle timeout", self.session_id)
+                    return
+                reply = await self.handle_message(message)
+                if reply is not None:
+                    await self._send(reply)
+            clean = True
+        except SessionClosed as exc:
+            log.debug("session %d: %s", self.session_id, exc)
+        except FramingError as exc:
+            log.info("session %d: framing error, closing: %s", self.session_id, exc)
+        except (ConnectionError, BrokenPipeError) as exc:
+            log.debug("session %d: connection lost: %s", self.session_id, exc)
+        except asyncio.CancelledError:
+            if not self.killed:
+                raise
+        finally:
+            self.server.session_ended(self, clean=clean)
+            self.channel.close()
+
+    async def _hello(self) -> bool:
+        """Receive and check the client's hello; False closes the session."""
+        try:
+            message = await self._receive(self.server.config.hello_timeout)
+        except TimeoutError:
+            log.info("session %d: no hello within the hello timeout", self.session_id)
+            self.server.stats.in_bad_hellos += 1
+            return False
+        try:
+            root = self.server.parser.parse(message)
+        except XmlError as exc:
+            log.info("session %d: bad hello: %s", self.session_id, exc)
+            self.server.stats.in_bad_hellos += 1
+            return False
+        capabilities: list[str] = []
+        if root.tag == _NC + "hello":
+            for element in root.iterchildren(_NC + "capabilities"):
+                capabilities.extend(
+                    (cap.text or "").strip() for cap in element.iterchildren(_NC + "capability")
+                )
+        bad = (
+            root.tag != _NC + "hello"
+            or root.find(_NC + "session-id") is not None  # RFC 6241 §8.1: client must not send one
+            or not ({BASE_10, BASE_11} & set(capabilities))
+        )
+        if bad:
+            log.info("session %d: malformed hello, closing", self.session_id)
+            self.server.stats.in_bad_hellos += 1
+            return False
+        self.client_capabilities = capabilities
+        if BASE_11 in capabilities:
+            self.chunked = True
+            self.decoder.use_chunked()
+        self.server.stats.in_sessions += 1
+        return True
+
+    async def handle_message(self, message: bytes) -> bytes | None:
+        """Handle one received message; return the serialised reply (None: no reply)."""
+        try:
+            rpc = self.server.parser.parse(message)
+        except XmlError as exc:
+            self._count_bad()
+            return self._error_reply(None, [self._malformed(str(exc))])
+        if rpc.tag == _NC + "hello":
+            # RFC 6241 §8.1: a second hello is a protocol violation; the session ends
+            raise SessionClosed("second <hello> received")
+        if rpc.tag != _NC + "rpc":
+            self._count_bad()
+            return self._error_reply(
+                None, [self._malformed(f"expected <rpc>, got <{etree.QName(rpc).localname}>")]
+            )
+        if rpc.get("message-id") is None:
+            self._count_bad()
+            return self._error_reply(rpc, [errors.missing_attribute("message-id", "rpc")])
+        operations = [child for child in rpc if isinstance(child.tag, str)]
+        if len(operations) != 1:
+            self._count_bad()
+            error = (
+                errors.missing_element("rpc", "<rpc> holds no operation", type="rpc")
+                if not operations
+                else errors.unknown_element(
+                    etree.QName(operations[1]).localname,
+                    "<rpc> holds more than one operation",
+                    type="rpc",
+                )
+            )
+            return self._error_reply(rpc, [error])
+        op = operations[0]
+        try:
+            handler = self.server.dispatcher.lookup(op)
+        except RpcError as exc:
+            self._count_bad()  # RFC 6022: errors on the rpc layer make a bad rpc
+            return self._error_reply(rpc, [exc])
+        # a well-formed rpc (in-rpcs); its operation's errors count in out-rpc-errors only
+        self.in_rpcs += 1
+        self.server.stats.in_rpcs += 1
+        try:
+            children = await handler(OpContext(self, self.server), op)
+        except RpcErrors as exc:
+            return self._error_reply(rpc, exc.errors)
+        except RpcError as exc:
+            return self._error_reply(rpc, [exc])
+        except Exception:
+            log.exception("session %d: operation %s failed", self.session_id, op.tag)
+            return self._error_reply(
+                rpc, [errors.operation_failed("internal error while handling the operation")]
+            )
+        reply = self._reply_element(rpc)
+        if children:
+            reply.extend(children)
+        else:
+            etree.SubElement(reply, _NC + "ok")
+        return etree.tostring(reply, encoding="UTF-8", xml_declaration=True)
+
+    # -- replies ---------------------------------------------------------------------
+
+    def _malformed(self, reason: str) -> RpcError:
+        if self.chunked:
+            return errors.malformed_message(reason)
+        # RFC 6241 Appendix A: malformed-message is new in base:1.1 and must not be sent to
+        # base:1.0 clients; they get operation-failed with the same text.
+        return errors.operation_failed(reason, type="rpc")
+
+    def _count_bad(self) -> None:
+        self.in_bad_rpcs += 1
+        self.server.stats.in_bad_rpcs += 1
+
+    def _reply_element(self, rpc: etree._Element | None) -> etree._Element:
+        nsmap: dict[str | None, str] = {None: NETCONF_BASE_NS}
+        if rpc is not None:
+            for prefix, namespace in rpc.nsmap.items():
+                if prefix is not None and namespace != NETCONF_BASE_NS:
+                    nsmap[prefix] = namespace
+        reply = etree.Element(_NC + "rpc-reply", nsmap=nsmap)  # type: ignore[arg-type]
+        if rpc is not None:
+            # RFC 6241 §4.2: every attribute of <rpc> comes back unchanged
+            for name, value in rpc.attrib.items():
+                reply.set(name, value)
+        return reply
+
+    def _error_reply(self, rpc: etree._Element | None, errs: list[RpcError]) -> bytes:
+        reply = self._reply_element(rpc)
+        for error in errs:
+            reply.append(rpc_error_element(error))
+        if any(e.severity == "error" for e in errs):
+            self.out_rpc_errors += 1
+            self.server.stats.out_rpc_errors += 1
+        return etree.tostring(reply, encoding="UTF-8", xml_declaration=True)
+
+    # -- control from other sessions ------------------------------------------------
+
+    def kill(self) -> None:
+        """End the session now (kill-session, server shutdown)."""
+        self.killed = True
+        if self.task is not None and self.task is not asyncio.current_task():
+            self.task.cancel()
+        self.channel.close()
