@@ -418,6 +418,7 @@ class Schema:
         key = (
             tuple(modules),
             tuple(sorted((k, tuple(v)) for k, v in (features or {}).items())),
+            tuple(str(d) for d in dirs),
             _files_signature(dirs),
         )
         cached = _LOAD_CACHE.get(key)

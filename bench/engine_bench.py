@@ -11,8 +11,9 @@ with optics and power supplies) as a snapshot directory, scaled 1x, 10x and 100x
 
 Every figure comes from the engine's own ``Statistics`` counters, the same ones as the
 seed's: data-store writes, single writes, queries, periodic reads, periodic-read batches,
-SQL and Lua computation passes.  Each scale runs ``--rounds`` rounds; the median of the
-per-round averages is reported with its ratio to the seed device's figure.
+SQL and Lua computation passes.  Each scale runs ``--rounds`` rounds (four times as many at
+1x, at most 3 at 100x) after a warm-up round; the median of the per-round averages is
+reported with its ratio to the seed device's figure.
 
     python bench/engine_bench.py                 # 1x, 10x, 100x, table on stdout
     python bench/engine_bench.py --scales 1 --rounds 5 --json
@@ -324,8 +325,7 @@ def stand_in_policy() -> dict[str, Any]:
                 },
                 {
                     "name": "sw",
-                    "row-path": "hw:device-hardware-data/hw:device-hardware/"
-                    "hw:device-system-data",
+                    "row-path": "hw:device-hardware-data/hw:device-hardware/hw:device-system-data",
                     "columns": {"version": col("hw:software-version")},
                 },
             ],
@@ -467,6 +467,11 @@ async def one_scale(scale: int, rounds: int, storage: str) -> dict[str, Any]:
         def keep(name: str, value: float) -> None:
             per_round.setdefault(name, []).append(value)
 
+        # Rows written per round: every table once (replace), so the batch size is known.
+        for spec in policy.sources:
+            assert await subscriber.poll(spec)
+        rows_per_table = {t.name: store.row_count(t.name) for t in policy.tables()}
+        total_rows = sum(rows_per_table.values())
         for round_no in range(rounds + 1):  # round 0 warms caches and is not kept
             stats.clear()
             for spec in policy.sources:
@@ -487,6 +492,11 @@ async def one_scale(scale: int, rounds: int, storage: str) -> dict[str, Any]:
             start = time.perf_counter_ns()
             builder.generate(clock.time() - 3600, clock.time() + round_no)
             report_us = (time.perf_counter_ns() - start) / 1000
+            # The SQL KPI queries alone (no Lua row reads, no privacy-guard reads).
+            stats.clear()
+            sql_kpis = [k for k in policy.kpis if k.kind == "sql"]
+            compute_all(sql_kpis, store, stats, events, clock.time())
+            sql_query_avg = avg(stats, Counter.QUERIES)
             if round_no == 0:
                 continue
 
@@ -495,6 +505,7 @@ async def one_scale(scale: int, rounds: int, storage: str) -> dict[str, Any]:
                 return float(total / n) if n else 0.0
 
             keep("write", reads_avg(Counter.WRITES))
+            keep("write_per_row", reads_avg(Counter.WRITES) * len(rows_per_table) / total_rows)
             keep("single_write", reads_avg(Counter.SINGLE_WRITES))
             keep("periodic_read", reads_avg(Counter.PERIODIC_READS))
             keep("periodic_read_batch", reads_avg(Counter.PERIODIC_READ_BATCHES))
@@ -504,11 +515,18 @@ async def one_scale(scale: int, rounds: int, storage: str) -> dict[str, Any]:
                 / max(1, reads[Counter.PERIODIC_READS][0]),
             )
             keep("query", query_avg)
+            keep("sql_query", sql_query_avg)
             keep("sql_pass", float(sql_pass))
             keep("lua_pass", float(lua_pass))
             keep("report_generate", report_us)
             keep("report_binding_xml", float(builder.last_build_us))
         rows = {t.name: store.row_count(t.name) for t in policy.tables()}
+        # What a <get> of /product-analytics/reports costs: copies of the cached elements.
+        report_count = len(builder.report_ids())
+        for _ in range(20):
+            start = time.perf_counter_ns()
+            builder.reports_xml(None)
+            keep("reports_xml_get", (time.perf_counter_ns() - start) / 1000)
         store.close()
         await source.close()
     medians = {name: statistics.median(values) for name, values in per_round.items()}
@@ -519,6 +537,7 @@ async def one_scale(scale: int, rounds: int, storage: str) -> dict[str, Any]:
         "total_rows": sum(rows.values()),
         "xml_bytes": sizes,
         "kpi_queries_per_pass": kpi_queries,
+        "reports_in_get": report_count,
         "median_us": {k: round(v, 1) for k, v in medians.items()},
     }
 
@@ -566,13 +585,16 @@ def main() -> int:
     args = parser.parse_args()
     results = []
     for scale in args.scales:
-        rounds = args.rounds if scale < 100 else max(1, min(args.rounds, 3))
+        # Small scales are cheap: more rounds there make the medians steadier.
+        rounds = {1: 4 * args.rounds, 10: args.rounds}.get(scale, max(1, min(args.rounds, 3)))
         results.append(asyncio.run(one_scale(scale, rounds, args.storage)))
     lua_cost = lua_runtime_cost()
     names = [
         ("write", "data-store write (avg)"),
         ("single_write", "single write (avg)"),
-        ("query", "query (avg, KPI pass)"),
+        ("write_per_row", "data-store write, per row"),
+        ("query", "query (avg, whole KPI pass)"),
+        ("sql_query", "query (avg, SQL KPI queries only)"),
         ("periodic_read", "periodic read (avg, source read)"),
         ("periodic_read_batch", "periodic-read batch (avg)"),
         ("periodic_read_total", "periodic read + its batches"),
@@ -580,19 +602,22 @@ def main() -> int:
         ("lua_pass", "Lua KPI computation pass"),
         ("report_generate", "report generate (all)"),
         ("report_binding_xml", "report binding + XML"),
+        ("reports_xml_get", "reports_xml per get (all reports)"),
     ]
     header = f"{'operation (µs, median)':36}" + "".join(
         f"{str(r['scale']) + 'x (' + str(r['total_rows']) + ' rows)':>20}" for r in results
     )
-    print(f"storage {args.storage}; rounds {args.rounds}; 26 KPIs (20 SQL, 6 Lua)")
+    print(f"storage {args.storage}; --rounds {args.rounds}; 26 KPIs (20 SQL, 6 Lua)")
     print(header + f"{'seed':>10}{'seed/1x':>10}")
     for key, label in names:
         line = f"{label:36}" + "".join(f"{r['median_us'][key]:>20,.1f}" for r in results)
-        seed = SEED_US.get(key)
+        seed = SEED_US.get(key if key != "sql_query" else "query")
         if seed is not None:
             first = results[0]["median_us"][key]
             line += f"{seed:>10,}{seed / first if first else float('inf'):>9.1f}x"
         print(line)
+    counts = ", ".join(f"{r['scale']}x: {r['reports_in_get']}" for r in results)
+    print(f"reports held (and copied per get): {counts}")
     print(f"fresh sandboxed Lua runtime + trivial script: {lua_cost['fresh_runtime_run_us']} µs")
     if args.json:
         print(json.dumps({"storage": args.storage, "scales": results, "lua": lua_cost}))

@@ -72,7 +72,7 @@ def run_client(port: int, user: str, password: str, extra: list[str]) -> dict[st
     return result
 
 
-def measure(port: int, user: str, password: str, reps: int) -> dict[str, float]:
+def measure(name: str, port: int, user: str, password: str, reps: int) -> dict[str, float]:
     """One round against one server: latencies (ms) and throughput (RPC/s)."""
     base = run_client(port, user, password, ["-n", str(reps), "--setup-reps", "20", "-k", "0"])
     row = {
@@ -85,7 +85,7 @@ def measure(port: int, user: str, password: str, reps: int) -> dict[str, float]:
             port, user, password, ["--skip", "setup,session", "-k", str(k), "-m", "100"]
         )["throughput"]
         if tput["errors"]:
-            raise SystemExit(f"errors at concurrency {k}: {tput['first_error']}")
+            raise SystemExit(f"{name}: errors at concurrency {k}: {tput['first_error']}")
         row[f"rps_{k}"] = tput["total_rpc_per_s"]
     return row
 
@@ -128,7 +128,7 @@ def main() -> int:
         for rnd in range(args.rounds):
             order = list(servers) if rnd % 2 == 0 else list(reversed(servers))
             for name in order:
-                rows[name].append(measure(*servers[name], reps=args.reps))
+                rows[name].append(measure(name, *servers[name], reps=args.reps))
                 print(f"round {rnd + 1} {name}: {rows[name][-1]}", file=sys.stderr)
     finally:
         agent.terminate()

@@ -21,7 +21,7 @@ import sqlite3
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from lxml import etree
 
@@ -89,6 +89,11 @@ def _parse_enabled(config: etree._Element | None) -> bool | None:
 
 def _parse_storage(config: etree._Element | None) -> StorageMode:
     return "in-memory" if _child_text(config, "storage") == "in-memory" else "on-disk"
+
+
+def _parse_transport_mode(config: etree._Element | None) -> str:
+    transport = config.find(NS + "transport") if config is not None else None
+    return _child_text(transport, "mode") or "off"
 
 
 def _wanted(selection: etree._Element | None) -> set[str]:
@@ -161,6 +166,7 @@ class Engine:
         self.lifecycle.reporting_interval = float(self.policy_info.policy.reporting_interval)
         self._writer: ConfigWriter | None = None
         self._storage: StorageMode = "on-disk"
+        self.transport_mode = "off"  # from running; new reports get a channel for it
 
     # --- policy ---------------------------------------------------------------------------
 
@@ -227,6 +233,7 @@ class Engine:
         self._writer = writer
         running = writer.get_running(PA_NS, "product-analytics") if writer else None
         self._storage = _parse_storage(running)
+        self.transport_mode = _parse_transport_mode(running)
         try:
             self.store = Store(self.stats, self.state_dir, self._storage)
             self.store.ensure_tables(self.policy_info.policy.tables())
@@ -326,6 +333,7 @@ class Engine:
                 log.info("%%PA-5-STORAGE: data store moved to %s", storage)
                 self.events.add(Event.DST_STORAGE_SWITCH, 0, storage)
         self._storage = storage
+        self.transport_mode = _parse_transport_mode(new)
         self.lifecycle.configure(_parse_enabled(new))
 
     # --- RPCs -----------------------------------------------------------------------------
@@ -500,9 +508,7 @@ def _write_atomically(path: Path, data: bytes) -> None:
 
 
 def default_report_builder(engine: Engine) -> ReportBuilderLike:
-    """E2's report builder (``agent.engine.reports``) over this engine's parts."""
-    from agent.engine import reports
+    """The report builder of ``agent.engine.reports`` over this engine's parts."""
+    from agent.engine.reports import ReportBuilder
 
-    builder: Any = reports.ReportBuilder  # constructor agreed in reports.py
-    result: ReportBuilderLike = builder(engine)
-    return result
+    return ReportBuilder(engine)

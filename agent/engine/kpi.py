@@ -35,6 +35,7 @@ from agent.engine.stats import Counter, Event, EventHistory, Statistics
 from agent.engine.store import Store
 
 MAX_VALUE_BYTES = 64 * 1024
+MAX_ERROR_CHARS = 240  # a script's error message can be anything; the history stays small
 PRIVACY_DROP = "PRIVACY_DROP"
 
 
@@ -137,6 +138,12 @@ def to_value_text(value: object) -> str:
     return text
 
 
+def _shorten(message: str) -> str:
+    if len(message) <= MAX_ERROR_CHARS:
+        return message
+    return message[: MAX_ERROR_CHARS - 3] + "..."
+
+
 def _json_kind(value: object) -> str:
     if value is None:
         return "null"
@@ -186,10 +193,13 @@ def compute_all(
                 value, dropped, error = None, True, f"privacy: {violation}"
         except KpiError as exc:
             error = str(exc)
+        except Exception as exc:  # an evaluator bug must not stop the other KPIs
+            error = f"internal error: {type(exc).__name__}: {exc}"
         finally:
             elapsed = time.perf_counter_ns() - start
             elapsed_ns[kpi.kind] = elapsed_ns.get(kpi.kind, 0) + elapsed
         if error is not None:
+            error = _shorten(error)
             stats.increment(Counter.KPI_ERRORS)
             event = PRIVACY_DROP if dropped else Event.KPI_ERROR
             events.add(event, 1, f"{kpi.name}: {error}")

@@ -29,9 +29,11 @@ Limits, each making that one run fail with :class:`LuaSandboxError`:
 A fresh runtime is made per run (about 60 µs, see ``bench/engine_bench.py``): no state, global
 or memory garbage carries over from one KPI to the next.
 
-Known limit: a single long C call (a pathological ``string.find`` pattern on a large string)
-is not interrupted by the instruction hook; the memory limit bounds how large that string
-can be.
+Known limit: the hook runs between VM instructions, so one long call into C is not
+interrupted.  Lua patterns backtrack: ``string.find(("a"):rep(22), ("a?"):rep(22) ..
+("a"):rep(22))`` spends 0.6 s inside one call, and every further ``a?`` doubles that.  Policies
+are signed, so such a pattern is a policy author's mistake, not an attack; a hard wall-clock
+limit for it would need the script to run in a separate process that can be killed.
 """
 
 from __future__ import annotations
@@ -206,37 +208,24 @@ class LuaSandbox:
             run, order_of = runtime.execute(
                 _SETUP, limits.max_instructions, limits.max_seconds, HOOK_EVERY
             )
-            lua_rows = runtime.table_from(
-                {
-                    table: [_plain_row(row) for row in table_rows]
-                    for table, table_rows in rows.items()
-                },
-                recursive=True,
-            )
+            # table_from leaves out None values, so SQL NULLs are absent keys in Lua.
+            lua_rows = runtime.table_from(dict(rows), recursive=True)
             runtime.set_max_memory(runtime.get_memory_used() + limits.max_memory)
             outcome = run(script, name, lua_rows)
+            ok, first, *rest = outcome if isinstance(outcome, tuple) else (outcome,)
+            if not ok:
+                message = str(rest[0]) if rest else ""
+                reason = str(first)
+                if reason == "limit":
+                    reason, _, message = message.partition(": ")
+                raise LuaSandboxError(reason, message)
+            return _Converter(order_of).convert(first, 0)
         except lua54.LuaMemoryError as exc:
             raise LuaSandboxError("memory-limit", str(exc) or "not enough memory") from exc
         except lua54.LuaError as exc:  # errors outside the protected call, e.g. in table_from
             raise LuaSandboxError("runtime", str(exc)) from exc
-        ok, first, *rest = outcome if isinstance(outcome, tuple) else (outcome,)
-        if not ok:
-            message = str(rest[0]) if rest else ""
-            reason = str(first)
-            if reason == "limit":
-                reason, _, message = message.partition(": ")
-            raise LuaSandboxError(reason, message)
-        return _Converter(order_of).convert(first, 0)
-
-
-def _plain_row(row: Mapping[str, RowValue]) -> dict[str, bool | int | float | str]:
-    """A row with only Lua-representable scalars: NULLs become absent keys, blobs text."""
-    plain: dict[str, bool | int | float | str] = {}
-    for key, value in row.items():
-        if value is None:
-            continue
-        plain[key] = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
-    return plain
+        except UnicodeDecodeError as exc:  # Lua strings are bytes; text must be UTF-8
+            raise LuaSandboxError("bad-result", f"a string is not valid UTF-8: {exc}") from exc
 
 
 class _Converter:

@@ -23,6 +23,9 @@ Two kinds of checks run over every string in the value, object keys included:
 
 Known trade-offs: a dotted four-number version string (``1.2.3.4``) looks like an IPv4
 address and is refused; a KPI should report versions as the model gives them or as numbers.
+Numbers are taken as counts and flags: an address encoded as an integer, or a plain host
+name that was never collected as operator text, is beyond what a check can recognise, which
+is why the policy (signed, and readable by the operator) stays the first line of defence.
 """
 
 from __future__ import annotations

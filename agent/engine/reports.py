@@ -16,6 +16,8 @@ generated (``direct``, ``cslu``, ``on-prem``, ``offline``), in state ``not-sent`
 retries; with mode ``off`` (the default) it has none.  Delivery (a later issue) changes only
 that state.  A KPI that failed or whose value was dropped for privacy is not in the report's
 KPI list; its ``KPI_ERROR`` / ``PRIVACY_DROP`` entry in the report's event history says why.
+The identity fields (software version, serial number, PID, VID) identify the product, as the
+seed's reports do; they come from the policy's ``device`` queries and are not KPI values.
 """
 
 from __future__ import annotations
@@ -198,7 +200,8 @@ class ReportBuilder:
         return copy.deepcopy(cached.document) if cached is not None else None
 
     def reports_xml(self, selection: etree._Element | None) -> etree._Element | None:
-        """``<reports>`` with copies of the cached ``<report>`` elements the selection wants.
+        """``<reports>`` with copies of the cached ``<report>`` elements the selection wants
+        (None when there is none to show).
 
         ``selection`` is the filter's ``<reports>`` node (or None for everything); report-id
         content matches in it narrow the copy, the server applies the rest of the filter.
@@ -208,7 +211,7 @@ class ReportBuilder:
         for report_id in sorted(self._cache):
             if wanted is None or report_id in wanted:
                 root.append(copy.deepcopy(self._build(self._cache[report_id])))
-        return root
+        return root if len(root) else None
 
     def forget(self, report_id: int) -> None:
         """Drop a report from the cache (after the store deleted it)."""

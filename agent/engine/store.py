@@ -16,9 +16,11 @@ allows reading only, so a policy can never change or drop what the store holds.
 from __future__ import annotations
 
 import contextlib
+import functools
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from operator import itemgetter
 from pathlib import Path
 from typing import Literal
 
@@ -46,6 +48,24 @@ class StoreError(Exception):
 def quote(identifier: str) -> str:
     """An SQL identifier, double-quoted."""
     return '"' + identifier.replace('"', '""') + '"'
+
+
+def _uniform_values(
+    rows: Sequence[Mapping[str, object]], columns: list[str]
+) -> list[Sequence[object]] | None:
+    """The rows' values in ``columns`` order when every row has exactly those columns (the
+    usual case: one normalisation makes every row alike), else None.  Same length and every
+    column present means the same key set; itemgetter fetches the values in C."""
+    width = len(columns)
+    if any(len(row) != width for row in rows):
+        return None
+    get = itemgetter(*columns)
+    try:
+        if width == 1:
+            return [(get(row),) for row in rows]
+        return [get(row) for row in rows]
+    except KeyError:
+        return None
 
 
 class Store:
@@ -197,26 +217,35 @@ class Store:
                 if replace:
                     conn.execute(f"DELETE FROM {quote(table)}")
                 if rows:
-                    columns = list(rows[0].keys())
-                    for row in rows[1:]:
-                        columns.extend(k for k in row if k not in columns)
-                    sql = (
-                        f"INSERT INTO {quote(table)} ({', '.join(quote(c) for c in columns)}) "
-                        f"VALUES ({', '.join('?' * len(columns))})"
-                    )
-                    conn.executemany(sql, ([row.get(c) for c in columns] for row in rows))
+                    columns = list(rows[0])
+                    values = _uniform_values(rows, columns)
+                    if values is None:  # rows with different columns: NULL where missing
+                        known = set(columns)
+                        for row in rows:
+                            for key in row:
+                                if key not in known:
+                                    known.add(key)
+                                    columns.append(key)
+                        values = [[row.get(c) for c in columns] for row in rows]
+                    conn.executemany(self._insert_sql(table, tuple(columns)), values)
         finally:
             self._stats.record(Counter.WRITES, (time.perf_counter_ns() - start) // 1000)
 
     def write_single(self, table: str, row: Mapping[str, object]) -> None:
         """Insert one row (its own implicit transaction), counted as a single write."""
-        columns = list(row)
-        sql = (
+        start = time.perf_counter_ns()
+        try:
+            self._conn.execute(self._insert_sql(table, tuple(row)), tuple(row.values()))
+        finally:
+            self._stats.record(Counter.SINGLE_WRITES, (time.perf_counter_ns() - start) // 1000)
+
+    @staticmethod
+    @functools.lru_cache(maxsize=256)
+    def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
+        return (
             f"INSERT INTO {quote(table)} ({', '.join(quote(c) for c in columns)}) "
             f"VALUES ({', '.join('?' * len(columns))})"
         )
-        with self._stats.timed(Counter.SINGLE_WRITES):
-            self._conn.execute(sql, [row[c] for c in columns])
 
     def prune(self, before: float) -> int:
         """Delete rows read before ``before`` from the tables that keep a period's history
@@ -242,6 +271,21 @@ class Store:
         return int(count)
 
     # --- queries ------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Run several queries on one consistent view of the store (a report's KPIs see
+        the same data), in one read transaction: on disk this also saves each query the
+        cost of starting its own."""
+        if self._conn.in_transaction:
+            yield
+            return
+        self._conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            if self._conn.in_transaction:
+                self._conn.execute("COMMIT")
 
     def query(self, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
         """Run a read-only query (KPIs, device identity); counted and timed as a query.

@@ -5,6 +5,7 @@ edit-config, copy-config, delete-config, lock, unlock, close-session, kill-sessi
 from __future__ import annotations
 
 import copy
+import time
 from dataclasses import dataclass
 
 from lxml import etree
@@ -210,7 +211,15 @@ def _check_lock(ctx: OpContext, store: Datastore) -> None:
 
 
 async def op_edit_config(ctx: OpContext, op: etree._Element) -> list[etree._Element]:
-    """<edit-config> on running or candidate."""
+    """<edit-config> on running or candidate.
+
+    The edit is applied to a copy that replaces the datastore only when everything
+    succeeded, so stop-on-error and rollback-on-error both leave the datastore untouched on
+    an error.  continue-on-error applies every part that succeeds and reports the parts
+    that failed in one reply with several rpc-errors (validation of the result still has to
+    pass).  test-option set skips the datastore-wide validation (leaf values are still
+    checked); test-only validates and changes nothing.
+    """
     _only_params(
         op, {"target", "default-operation", "test-option", "error-option", "config", "url"}
     )
@@ -259,6 +268,8 @@ async def op_edit_config(ctx: OpContext, op: etree._Element) -> list[etree._Elem
                 raise RpcErrors([*editor.errors, error]) from None
             raise
     if test_option == "test-only":
+        if name == "running":
+            server.check_listeners(new_root)
         if editor.errors:
             raise RpcErrors(editor.errors)
         return []
@@ -343,8 +354,6 @@ async def op_lock(ctx: OpContext, op: etree._Element) -> list[etree._Element]:
             type="protocol",
             info={"session-id": "0"},
         )
-    import time
-
     store.lock = Lock(ctx.session.session_id, time.time())
     return []
 
@@ -406,6 +415,8 @@ async def op_validate(ctx: OpContext, op: etree._Element) -> list[etree._Element
         name = _datastore_name(op, "source", ("running", "candidate", "startup"))
         root = server.datastores.get(name).root
     server.validate(root)
+    # what would be refused when it became running is not valid either
+    server.check_listeners(server.with_readonly(copy.deepcopy(root)))
     return []
 
 

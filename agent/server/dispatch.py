@@ -17,6 +17,7 @@ from lxml import etree
 
 from agent.api import RpcContext, RpcHandler
 from agent.server import errors
+from agent.server.validation import validate_rpc_input
 
 if TYPE_CHECKING:
     from agent.schema import Schema
@@ -56,8 +57,6 @@ class Dispatcher:
 
         async def call(ctx: OpContext, op: etree._Element) -> list[etree._Element]:
             if rpc_schema is not None:
-                from agent.server.validation import validate_rpc_input
-
                 validate_rpc_input(rpc_schema, op)
             context = RpcContext(session_id=ctx.session.session_id, username=ctx.session.username)
             return await handler(context, op)

@@ -260,11 +260,11 @@ class NetconfServer:
         self.datastores.candidate.replace(self.datastores.running.copy())
         self.datastores.candidate_dirty = False
 
-    def change_running(self, new_root: etree._Element, *, session_id: int, cause: str) -> None:
-        """Make ``new_root`` (already validated) the running configuration.
+    def check_listeners(self, new_root: etree._Element) -> tuple[set[str], list[ConfigListener]]:
+        """Ask the config listeners of every namespace that ``new_root`` changes against
+        running whether they accept it (RpcError if one does not); nothing changes.
 
-        Config listeners of the changed namespaces validate first (an RpcError refuses the
-        change and nothing changes), then running is swapped and they apply it.
+        Returns the changed namespaces and their listeners.
         """
         old_root = self.datastores.running.root
         changed = _changed_namespaces(old_root, new_root)
@@ -274,6 +274,16 @@ class NetconfServer:
         for listener in listeners:
             namespace = listener.namespace
             listener.validate(_top_of(old_root, namespace), _top_of(new_root, namespace))
+        return changed, listeners
+
+    def change_running(self, new_root: etree._Element, *, session_id: int, cause: str) -> None:
+        """Make ``new_root`` (already validated) the running configuration.
+
+        Config listeners of the changed namespaces validate first (an RpcError refuses the
+        change and nothing changes), then running is swapped and they apply it.
+        """
+        old_root = self.datastores.running.root
+        changed, listeners = self.check_listeners(new_root)
         self.datastores.running.replace(new_root)
         if not self.datastores.candidate_dirty:
             self.datastores.candidate.replace(copy.deepcopy(new_root))

@@ -98,7 +98,9 @@ class NetconfSession:
                 remaining = deadline - asyncio.get_running_loop().time()
                 if remaining <= 0:
                     raise TimeoutError
-                data = await asyncio.wait_for(self.channel.read(_READ_SIZE), remaining)
+                # asyncio.timeout, unlike wait_for, creates no task per read
+                async with asyncio.timeout(remaining):
+                    data = await self.channel.read(_READ_SIZE)
             if not data:
                 raise SessionClosed("channel closed by the peer")
             self.decoder.feed(data)
@@ -132,6 +134,9 @@ class NetconfSession:
         except asyncio.CancelledError:
             if not self.killed:
                 raise
+        except Exception:
+            # whatever went wrong, one session's failure must not leak into the others
+            log.exception("session %d failed", self.session_id)
         finally:
             self.server.session_ended(self, clean=clean)
             self.channel.close()

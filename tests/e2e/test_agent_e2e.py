@@ -130,7 +130,7 @@ def wait_for(check: Callable[[], T | None], what: str) -> T:
             result = None
             if time.monotonic() > end:
                 raise
-        if result:
+        if result is not None and result is not False:
             return result
         if time.monotonic() > end:
             pytest.fail(f"gave up waiting for {what}")
@@ -308,3 +308,27 @@ def test_grace_period_expires_and_a_report_is_generated(agent: AgentProcess) -> 
     assert agent.stop() == 0
     log = agent.log.read_text()
     assert "%PA-5-GRACE_STARTED" in log and "%PA-5-GRACE_EXPIRED" in log
+
+
+def test_bad_source_is_a_clear_startup_error(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "agent.cli.pa_agent",
+            "serve",
+            "--state-dir",
+            str(tmp_path / "state"),
+            "--port",
+            str(free_port()),
+            "--source",
+            f"snapshot:{tmp_path / 'missing'}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ, PA_AGENT_PASSWORD=PASSWORD),
+    )
+    assert result.returncode == 2
+    assert "pa-agent: --source snapshot:" in result.stderr
+    assert "does not exist" in result.stderr

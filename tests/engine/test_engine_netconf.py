@@ -257,3 +257,71 @@ def test_install_policy_refused(agent: Agent, problem: str, message: str) -> Non
     assert agent.text("pa:policy/pa:policy-version") == "test-1"
     assert message in (agent.text("pa:policy/pa:rejection-reason") or "")
     assert not (agent.state_dir / "policy" / "installed.json").exists()
+
+
+def _restart(agent: Agent) -> Engine:
+    """A second engine on the same state directory (a reboot of the agent's engine)."""
+    agent.running.call(agent.engine.stop())
+    engine = Engine(
+        agent.engine.config, agent.state_dir, agent.clock, SnapshotSource(agent.snapshot)
+    )
+    agent.running.call(engine.start(agent.running.server.config_writer))
+    return engine
+
+
+def test_reports_and_period_survive_a_restart_on_disk(agent: Agent) -> None:
+    agent.edit("<enabled>true</enabled>")
+    agent.advance(100)
+    reply = agent.rpc(f'<generate-report xmlns="{PA_NS}"/>')
+    report_id = reply.findtext(".//pa:report-id", namespaces=NS)
+    period_start = agent.text("pa:status/pa:period-start")
+    engine = _restart(agent)
+    try:
+        state = engine.state_xml(None)
+        assert state is not None
+        ids = [
+            r.findtext("pa:report-id", namespaces=NS) for r in state.iterfind(".//pa:report", NS)
+        ]
+        assert ids == [report_id]
+        assert state.findtext("pa:status/pa:state", namespaces=NS) == "available"
+        assert state.findtext("pa:status/pa:period-start", namespaces=NS) == period_start
+    finally:
+        agent.running.call(engine.stop())
+        agent.engine = engine
+
+
+def test_installed_policy_is_used_after_a_restart(agent: Agent) -> None:
+    import json
+
+    data = json.dumps(minimal_policy(**{"policy-version": "test-9"})).encode()
+    _install(agent, data, agent.signer.sign(data))
+    engine = _restart(agent)
+    try:
+        assert engine.policy_info.policy.policy_version == "test-9"
+        assert engine.policy_info.file_path == str(agent.state_dir / "policy" / "installed.json")
+    finally:
+        agent.running.call(engine.stop())
+        agent.engine = engine
+
+
+def test_builtin_policy_after_a_bad_signature(tmp_path: Path, signer: PolicySigner) -> None:
+    agent = Agent(tmp_path, signer)
+    try:
+        # Break the policy file's signature and restart: the built-in policy takes over.
+        policy = Path(agent.engine.config.policy)
+        policy.write_bytes(policy.read_bytes() + b" ")
+        agent.engine = _restart(agent)
+        state = agent.engine.state_xml(None)  # the server still asks the first engine
+        assert state is not None
+        assert state.findtext("pa:policy/pa:source", namespaces=NS) == "built-in"
+        assert state.findtext("pa:policy/pa:policy-version", namespaces=NS) == "built-in"
+        assert "does not verify" in (
+            state.findtext("pa:policy/pa:rejection-reason", namespaces=NS) or ""
+        )
+        events = [
+            (e.findtext("pa:event", namespaces=NS), e.findtext("pa:context", namespaces=NS))
+            for e in state.iterfind("pa:statistics/pa:event-history/pa:event", NS)
+        ]
+        assert ("CRASH", "crash with builtin policy") in events
+    finally:
+        agent.close()

@@ -83,6 +83,7 @@ BAD_KPIS: list[tuple[dict[str, Any], str]] = [
     ),
     ({"kind": "lua", "tables": [], "script": "return 42"}, "JSON array, not a number"),
     ({"kind": "lua", "tables": [], "script": "error('bad day')"}, "bad day"),
+    ({"kind": "lua", "tables": [], "script": "error(('long '):rep(1e4))"}, "long lo..."),
 ]
 
 
@@ -104,6 +105,7 @@ def test_a_failing_kpi_is_recorded_and_the_others_go_on(
     [(event, rc, context)] = events(engine)
     assert (event, rc) == ("KPI_ERROR", 1)
     assert context.startswith("bad: ") and needle in context
+    assert len(bad.error) <= 240
     if kpi["kind"] == "sql":
         assert engine.stats.count(Counter.QUERY_ERRORS) >= ("SQL error" in needle)
     # The store is unchanged by a KPI trying to write.

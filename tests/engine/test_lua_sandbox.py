@@ -155,3 +155,12 @@ def test_no_state_carries_over_between_runs(sandbox: LuaSandbox) -> None:
         "nil",
         "function",
     ]
+
+
+@pytest.mark.parametrize(
+    "script",
+    ["return { string.char(255) }", "return { [string.char(255)] = 1 }", "error(string.char(255))"],
+)
+def test_invalid_utf8_fails_cleanly(sandbox: LuaSandbox, script: str) -> None:
+    with pytest.raises(LuaSandboxError):
+        sandbox.run(script, ROWS)

@@ -222,3 +222,57 @@ def test_report_xml_validates_against_the_yang_module(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_no_reports_to_show_is_none(tmp_path: Path) -> None:
+    engine = make_engine(tmp_path)
+    builder = ReportBuilder(engine)
+    assert builder.reports_xml(None) is None
+    builder.generate(SEED_PERIOD_START, SEED_PERIOD_END)
+    unknown = etree.fromstring(
+        f'<reports xmlns="{PA_NS}"><report><report-id>7</report-id></report></reports>'
+    )
+    assert builder.reports_xml(unknown) is None
+
+
+class _Writer:
+    """A ConfigWriter stand-in holding a running configuration."""
+
+    def __init__(self, running: str | None) -> None:
+        self.running = None if running is None else etree.fromstring(running)
+
+    def get_running(self, namespace: str, name: str) -> etree._Element | None:
+        assert (namespace, name) == (PA_NS, "product-analytics")
+        return self.running
+
+
+@pytest.mark.parametrize(
+    ("running", "channels"),
+    [
+        (None, []),
+        (f'<product-analytics xmlns="{PA_NS}"/>', []),
+        (
+            f'<product-analytics xmlns="{PA_NS}"><transport><mode>off</mode></transport>'
+            "</product-analytics>",
+            [],
+        ),
+        (
+            f'<product-analytics xmlns="{PA_NS}"><transport><mode>on-prem</mode></transport>'
+            "</product-analytics>",
+            ["on-prem"],
+        ),
+    ],
+)
+def test_channel_comes_from_running_when_the_engine_has_no_mode(
+    tmp_path: Path, running: str | None, channels: list[str]
+) -> None:
+    class Engine:
+        def __init__(self, base: FakeEngine) -> None:
+            self.store, self.stats, self.events = base.store, base.stats, base.events
+            self.clock, self.policy_info = base.clock, base.policy_info
+            self._writer = _Writer(running)
+
+    builder = ReportBuilder(Engine(make_engine(tmp_path)))  # type: ignore[arg-type]
+    document = builder.document(builder.generate(SEED_PERIOD_START, SEED_PERIOD_END))
+    assert document is not None
+    assert [c["name"] for c in document["channels"]] == channels

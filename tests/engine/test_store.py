@@ -177,3 +177,18 @@ def test_on_disk_is_wal_and_survives_restart(stats: Statistics, tmp_path: Path) 
 def test_on_disk_needs_a_state_dir(stats: Statistics) -> None:
     with pytest.raises(StoreError):
         Store(stats, None, "on-disk")
+
+
+def test_snapshot_gives_queries_one_view(stats: Statistics, tmp_path: Path) -> None:
+    store = make_store(stats, tmp_path, "on-disk")
+    store.write_batch("iface", [{"name": "a", "_ts": 1.0}])
+    other = sqlite3.connect(tmp_path / DB_FILE)
+    with store.snapshot():
+        assert store.query("SELECT count(*) FROM iface") == [(1,)]
+        other.execute("INSERT INTO iface (name, _ts) VALUES ('b', 2.0)")
+        other.commit()
+        assert store.query("SELECT count(*) FROM iface") == [(1,)]  # same view
+        with store.snapshot():  # nesting is harmless
+            assert store.query("SELECT count(*) FROM iface") == [(1,)]
+    assert store.query("SELECT count(*) FROM iface") == [(2,)]
+    other.close()

@@ -172,3 +172,34 @@ def test_slow_client_does_not_delay_others(running: RunningServer, connect: Conn
         loop.run_until_complete(raw.conn.wait_closed())
     finally:
         loop.close()
+
+
+def test_console_candidate_commit_copy_validate_kill(
+    running: RunningServer, tmp_path: Path, connect: Connect
+) -> None:
+    edit = tmp_path / "edit.xml"
+    edit.write_text(
+        f'<product-analytics xmlns="{PA}"><storage>in-memory</storage></product-analytics>'
+    )
+    console(
+        running,
+        "--db",
+        "candidate",
+        "--lock",
+        "--edit-config",
+        str(edit),
+        "--validate",
+        "candidate",
+        "--commit",
+        "--unlock",
+        "--copy-running-to-startup",
+    )
+    m = connect()
+    for source in ("running", "startup"):
+        data = data_of(m.get_config(source=source))
+        assert data.findtext(f".//{{{PA}}}storage") == "in-memory", source
+    out = console(running, "--db", "candidate", "--edit-config", str(edit), "--discard-changes")
+    assert "error" not in out
+    out = console(running, "--kill-session", m.session_id)
+    assert "<ok " in out
+    assert running.run(lambda: int(m.session_id) not in running.server.sessions)

@@ -338,6 +338,15 @@ def test_config_listeners_and_subscription(tmp_path: Any) -> None:
             m.edit_config(target="running", config=PA_CONFIG)
         assert "refused by the engine" in (info.value.message or "")
         assert len(data_of(m.get_config(source="running"))) == 0
+        # test-only and <validate> ask the listeners too, and change nothing
+        with pytest.raises(RPCError):
+            m.edit_config(target="running", config=PA_CONFIG, test_option="test-only")
+        m.edit_config(target="candidate", config=PA_CONFIG)
+        with pytest.raises(RPCError) as info:
+            m.validate(source="candidate")
+        assert "refused by the engine" in (info.value.message or "")
+        m.discard_changes()
+        assert seen == []
         m.edit_config(
             target="running",
             config=f'<config xmlns="{NC}"><product-analytics xmlns="{PA}">'
