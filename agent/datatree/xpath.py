@@ -10,6 +10,11 @@ Prefixes resolve from the in-scope namespaces of the ``<filter>`` element (the c
 passes ``filter.nsmap``).  As a documented fallback, a prefix that is not bound there but is
 a YANG module name or a module's own prefix (``pa``, ``product-analytics``) resolves to that
 module's namespace when a schema is given; this is what IOS-XE style clients send.
+
+An unprefixed name test inherits the prefix of the step before it
+(``/pa:product-analytics/status`` means ``/pa:product-analytics/pa:status``), as YANG
+paths and IOS-XE filters are written.  Plain XPath 1.0 would put ``status`` in no
+namespace and select nothing, which no NETCONF data node can match anyway.
 """
 
 from __future__ import annotations
@@ -56,10 +61,101 @@ def resolve_namespaces(
     return bound
 
 
+# XPath 1.0 lexical structure (§3.7), enough to tell name tests from everything else
+_TOKEN_RE = re.compile(
+    r"""\s*(?:
+        (?P<literal>"[^"]*"|'[^']*')
+      | (?P<number>\d+(?:\.\d*)?|\.\d+)
+      | (?P<op>//|::|\.\.|!=|<=|>=|[/\[\]()@,|=<>+*.$-])
+      | (?P<name>[A-Za-z_][\w.-]*(?::(?:[A-Za-z_][\w.-]*|\*))?)
+    )""",
+    re.VERBOSE,
+)
+_OPERATOR_NAMES = {"and", "or", "mod", "div"}
+# after these tokens a name is a name test (or function/axis), never an operator name
+_NAME_CONTEXT = {
+    None,
+    "@",
+    "::",
+    "(",
+    "[",
+    ",",
+    "/",
+    "//",
+    "|",
+    "=",
+    "!=",
+    "<",
+    "<=",
+    ">",
+    ">=",
+    "+",
+    "-",
+    "and",
+    "or",
+    "mod",
+    "div",
+    "*op",
+}
+
+
+def inherit_prefixes(expr: str) -> str:
+    """Give every unprefixed name test the prefix of the step before it (see module doc).
+
+    Attribute names, function names, axis names and operator names are left alone; a
+    predicate starts with the prefix of the step it belongs to; each ``|`` branch and each
+    absolute path starts afresh.
+    """
+    out: list[str] = []
+    pos = 0
+    previous: str | None = None
+    current: str | None = None
+    saved: list[str | None] = []
+    while pos < len(expr):
+        match = _TOKEN_RE.match(expr, pos)
+        if match is None or match.end() == pos:
+            return expr  # not tokenizable here: let lxml report the syntax error
+        pos = match.end()
+        token = match.group(match.lastgroup or "")
+        kind = match.lastgroup
+        text = match.group(0)
+        if kind == "op":
+            if token == "*" and previous not in _NAME_CONTEXT:
+                previous = "*op"
+                out.append(text)
+                continue
+            if token in ("[", "("):
+                saved.append(current)
+            elif token in ("]", ")") and saved:
+                current = saved.pop()
+            elif token == "|" or (token in ("/", "//") and previous in _NAME_CONTEXT):
+                current = None  # a new absolute path or union branch
+            previous = token
+            out.append(text)
+            continue
+        if kind == "name":
+            rest = expr[pos:].lstrip()
+            is_operator = token in _OPERATOR_NAMES and previous not in _NAME_CONTEXT
+            is_function_or_axis = rest.startswith("(") or rest.startswith("::")
+            if not is_operator and not is_function_or_axis and previous != "@":
+                prefix, colon, _local = token.partition(":")
+                if colon:
+                    current = prefix
+                elif current is not None:
+                    text = text.replace(token, f"{current}:{token}", 1)
+            previous = "*op" if is_operator else token
+            out.append(text)
+            continue
+        previous = token
+        out.append(text)
+    return "".join(out) + expr[pos:]
+
+
 def compile_xpath(expr: str, namespaces: Namespaces, schema: Schema | None = None) -> etree.XPath:
     """Compile ``expr`` once; RpcError invalid-value when it is not valid XPath 1.0."""
     if not expr.strip():
         raise RpcError("invalid-value", "XPath filter 'select' is empty", type="protocol")
+    expr = inherit_prefixes(expr)
     bound = resolve_namespaces(expr, namespaces, schema)
     try:
         return etree.XPath(expr, namespaces=bound)
@@ -92,6 +188,7 @@ def xpath_filter(
     Raises RpcError (invalid-value) for an unknown prefix, a syntax error, an evaluation
     error or an expression that does not yield a node-set.
     """
+    expr = inherit_prefixes(expr)
     bound = resolve_namespaces(expr, namespaces, schema)
     _check_syntax(expr, tuple(sorted(bound.items())))
     if expr.strip() == "/":

@@ -18,6 +18,7 @@ from agent.datatree import (
     xpath_filter,
     xpath_selects,
 )
+from agent.datatree.copying import append_copy
 from agent.schema import Schema
 from agent.server import errors
 from agent.server.datastores import DATA_TAG, Datastore, Lock, empty_data
@@ -155,7 +156,9 @@ def _finish(
 ) -> list[etree._Element]:
     schema = ctx.server.schema
     if mode is not None:
-        apply_with_defaults(data, schema, mode, config_only=config_only)
+        apply_with_defaults(
+            data, schema, mode, config_only=config_only, config_namespaces=ctx.server.configurable
+        )
     if flt is not None:
         data = flt.apply(data)
     if data.tag != DATA_TAG:
@@ -181,8 +184,9 @@ async def op_get(ctx: OpContext, op: etree._Element) -> list[etree._Element]:
             continue
         if data.find(state.tag) is None:
             # nothing of this node in running (e.g. /netconf-state): no merge needed; the
-            # copy (lxml, in C) keeps a provider's own tree out of the reply's edits
-            data.append(copy.deepcopy(state))
+            # copy keeps a provider's own tree out of the reply's edits, and the prefixes its
+            # identityref values use (a plain append would let lxml drop them)
+            append_copy(data, state)
             continue
         # merge_into merges two elements of the same QName: wrap the state in <data>
         overlay = empty_data()
@@ -258,6 +262,7 @@ async def op_edit_config(ctx: OpContext, op: etree._Element) -> list[etree._Elem
         server.schema,
         continue_on_error=error_option == "continue-on-error",
         readonly=server.readonly,
+        configurable=server.configurable,
     )
     editor.apply(new_root, config, operation)
     if test_option != "set":
@@ -305,7 +310,9 @@ async def op_copy_config(ctx: OpContext, op: etree._Element) -> list[etree._Elem
             )
         new_root = server.datastores.get(source).copy()
     if mode is not None:
-        apply_with_defaults(new_root, server.schema, mode, config_only=True)
+        apply_with_defaults(
+            new_root, server.schema, mode, config_only=True, config_namespaces=server.configurable
+        )
         # tagged defaults carry an attribute that is not configuration
         for element in new_root.iter():
             if _WD_DEFAULT_ATTR in element.attrib:

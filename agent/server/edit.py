@@ -49,6 +49,18 @@ class DataPath:
         return DataPath(f"{self.text}/x:{name}", prefixes)
 
 
+def not_configurable(node: SchemaNode) -> RpcError:
+    """The error for configuring a module that this agent serves read-only."""
+    path = DataPath().child(node)
+    return errors.operation_not_supported(
+        f"{node.module} is served read-only by this agent (operational state of the "
+        "device); its configuration cannot be changed here",
+        type="application",
+        path=path.text,
+        path_ns=path.prefixes,
+    )
+
+
 def new_element(tag: str, parent: etree._Element | None) -> etree._Element:
     """A new element; it declares its namespace as the default one when it differs from its
     parent's, so replies read ``<storage>`` rather than ``<ns0:storage>``."""
@@ -108,10 +120,12 @@ class Editor:
         *,
         continue_on_error: bool = False,
         readonly: Collection[tuple[str, str]] = (),
+        configurable: Collection[str] | None = None,
     ) -> None:
         self.schema = schema
         self.continue_on_error = continue_on_error
         self.readonly = readonly
+        self.configurable = configurable
         self.errors: list[RpcError] = []
 
     def fail(self, error: RpcError) -> None:
@@ -161,6 +175,8 @@ class Editor:
                 path=bad.text,
                 path_ns=bad.prefixes,
             )
+        if parent is None and self.configurable is not None and namespace not in self.configurable:
+            raise not_configurable(node)
         if not node.config:
             here = path.child(node)
             raise errors.invalid_value(

@@ -217,9 +217,15 @@ def data_missing(path: str, path_ns: Mapping[str, str], message: str | None = No
     )
 
 
-def operation_not_supported(message: str, *, type: ErrorType = "protocol") -> RpcError:
+def operation_not_supported(
+    message: str,
+    *,
+    type: ErrorType = "protocol",
+    path: str | None = None,
+    path_ns: Mapping[str, str] | None = None,
+) -> RpcError:
     """The requested operation is not supported by this implementation."""
-    return RpcError("operation-not-supported", message, type=type)
+    return RpcError("operation-not-supported", message, type=type, path=path, path_ns=path_ns)
 
 
 def operation_failed(

@@ -18,7 +18,7 @@ from pathlib import Path
 import asyncssh
 from lxml import etree
 
-from agent.api import NETCONF_BASE_NS, ConfigListener, Registry, StateProvider
+from agent.api import NETCONF_BASE_NS, PA_NS, ConfigListener, Registry, StateProvider
 from agent.config import ServerConfig
 from agent.schema import DEFAULT_MODULES, Schema, split_tag
 from agent.server import base_ops, candidate
@@ -72,7 +72,9 @@ class _ConfigWriter:
         new_root = server.datastores.running.copy()
         wrapper = etree.Element(_NC + "config")
         wrapper.append(copy.deepcopy(config))
-        Editor(server.schema, readonly=server.readonly).apply(new_root, wrapper, "merge")
+        Editor(server.schema, readonly=server.readonly, configurable=server.configurable).apply(
+            new_root, wrapper, "merge"
+        )
         server.validate(new_root)
         server.change_running(new_root, session_id=0, cause="config-writer")
         if persist:
@@ -111,6 +113,12 @@ class NetconfServer:
         self.port = 0
         self.config_writer = _ConfigWriter(self)
 
+        # Configuration is accepted only for modules some part of the agent consumes: our own
+        # module, and namespaces with a registered ConfigListener.  The others (ietf-interfaces
+        # and friends, served for the host source) are operational state only.
+        self.configurable: set[str] = {PA_NS} | {
+            listener.namespace for listener in registry.config_listeners
+        }
         # read-only subtrees served in running without schema (e.g. a device's native config)
         self.readonly: set[tuple[str, str]] = set()
         for element in preload_running:
@@ -235,7 +243,13 @@ class NetconfServer:
 
     def validate(self, root: etree._Element) -> None:
         """Raise RpcError unless ``root`` is a valid configuration."""
-        validate_config(self.schema, root, readonly=self.readonly, binding=self.binding)
+        validate_config(
+            self.schema,
+            root,
+            readonly=self.readonly,
+            binding=self.binding,
+            configurable=self.configurable,
+        )
 
     def without_readonly(self, root: etree._Element) -> etree._Element:
         """A copy of ``root`` without the read-only preloaded subtrees (for startup)."""

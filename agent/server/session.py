@@ -229,11 +229,18 @@ class NetconfSession:
                 rpc, [errors.operation_failed("internal error while handling the operation")]
             )
         reply = self._reply_element(rpc)
-        if children:
-            reply.extend(children)
-        else:
+        if not children:
             etree.SubElement(reply, _NC + "ok")
-        return etree.tostring(reply, encoding="UTF-8", xml_declaration=True)
+            return etree.tostring(reply, encoding="UTF-8", xml_declaration=True)
+        # Serialise the children in place rather than moving them under <rpc-reply>: a move
+        # lets lxml drop namespace declarations it thinks redundant, including those that
+        # identityref values (``ncm:netconf-ssh``) need, and it saves a tree walk.
+        head = etree.tostring(reply, encoding="UTF-8", xml_declaration=True)
+        assert head.endswith(b"/>")
+        parts = [head[:-2], b">"]
+        parts.extend(etree.tostring(c, encoding="UTF-8", with_tail=False) for c in children)
+        parts.append(b"</rpc-reply>")
+        return b"".join(parts)
 
     # -- replies ---------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from lxml import etree
 from agent.api import PA_NS, RpcError
 from agent.schema import RpcSchema, Schema, SchemaNode, split_tag
 from agent.server import errors
-from agent.server.edit import DataPath
+from agent.server.edit import DataPath, not_configurable
 
 
 def validate_config(
@@ -29,9 +29,11 @@ def validate_config(
     *,
     readonly: Collection[tuple[str, str]] = (),
     binding: PaBindingValidator | None = None,
+    configurable: Collection[str] | None = None,
 ) -> None:
     """Raise RpcError for the first problem of the configuration under ``root`` (``<data>``
-    or ``<config>``); top-level nodes in ``readonly`` are not checked."""
+    or ``<config>``); top-level nodes in ``readonly`` are not checked.  With
+    ``configurable``, configuration of a module namespace not in it is refused."""
     for top in root:
         if not isinstance(top.tag, str):
             continue
@@ -43,6 +45,8 @@ def validate_config(
             if schema.module_by_namespace(namespace) is None:
                 raise errors.unknown_namespace(name, namespace, type="application")
             raise errors.unknown_element(name, type="application", path=f"/{name}")
+        if configurable is not None and namespace not in configurable:
+            raise not_configurable(node)
         _check_node(top, node, DataPath())
         if binding is not None and namespace == PA_NS:
             binding.validate(top)

@@ -19,7 +19,7 @@ when its case is the active one or, with no case active, the choice's default ca
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, cast
 
 from lxml import etree
@@ -67,12 +67,19 @@ def parse_with_defaults(op: etree._Element) -> str | None:
 
 
 def apply_with_defaults(
-    data: etree._Element, schema: Schema, mode: str, *, config_only: bool
+    data: etree._Element,
+    schema: Schema,
+    mode: str,
+    *,
+    config_only: bool,
+    config_namespaces: Collection[str] | None = None,
 ) -> etree._Element:
     """Rewrite ``data`` in place for with-defaults ``mode`` and return it.
 
     ``data`` is a wrapper (``<data>``) of top-level nodes or a top-level node itself.
-    ``config_only`` (get-config, copy-config) leaves config false nodes alone.
+    ``config_only`` (get-config, copy-config) leaves config false nodes alone.  With
+    ``config_namespaces``, absent top-level configuration is materialised only for those
+    module namespaces (the ones the server accepts configuration for).
     """
     if mode not in MODES:
         raise RpcError("invalid-value", f"with-defaults '{mode}' is not supported")
@@ -87,7 +94,14 @@ def apply_with_defaults(
             if config_only and not top_node.config:
                 continue
             existing = list(data.iterchildren(top_node.qname))
-            if not existing and mode != "trim" and _is_np_container(top_node) and top_node.config:
+            configurable = config_namespaces is None or top_node.namespace in config_namespaces
+            if (
+                not existing
+                and mode != "trim"
+                and _is_np_container(top_node)
+                and top_node.config
+                and configurable
+            ):
                 nsmap = _default_ns(top_node.namespace)
                 if mode == "report-all-tagged":
                     nsmap["wd"] = WD_ATTR_NS

@@ -7,6 +7,7 @@ from lxml import etree
 
 from agent.api import RpcError
 from agent.datatree import xpath_filter, xpath_selects
+from agent.datatree.xpath import inherit_prefixes
 from agent.schema import DEFAULT_MODULES, Schema
 
 NC = "urn:ietf:params:xml:ns:netconf:base:1.0"
@@ -216,3 +217,31 @@ def test_prefix_inside_a_string_literal_is_not_a_prefix() -> None:
 )
 def test_xpath_selects_is_conservative(expr: str, namespace: str, name: str, selects: bool) -> None:
     assert xpath_selects(expr, {"pa": PA, "if": IF}, namespace, name) is selects
+
+
+@pytest.mark.parametrize(
+    ("expr", "rewritten"),
+    [
+        ("/pa:product-analytics/status", "/pa:product-analytics/pa:status"),
+        ("/pa:a/b[c='x']/d", "/pa:a/pa:b[pa:c='x']/pa:d"),
+        ("/pa:a/b[@name='x' and c>1]", "/pa:a/pa:b[@name='x' and pa:c>1]"),
+        ("count(/pa:a/b) > 1", "count(/pa:a/pa:b) > 1"),
+        ("/pa:a/* | /if:x/y", "/pa:a/* | /if:x/if:y"),
+        ("/pa:a/b/text()", "/pa:a/pa:b/text()"),
+        ("/pa:a/b[. = 3 * 2]", "/pa:a/pa:b[. = 3 * 2]"),
+        ("//pa:event[count div 2 > 1]", "//pa:event[pa:count div 2 > 1]"),
+        ("/x:a/y:b/c", "/x:a/y:b/y:c"),
+        ("/a/b", "/a/b"),
+    ],
+)
+def test_unprefixed_steps_inherit_the_previous_prefix(expr: str, rewritten: str) -> None:
+    assert inherit_prefixes(expr) == rewritten
+
+
+def test_ios_xe_style_filter_with_prefix_on_the_first_step_only(schema: Schema) -> None:
+    result = xpath_filter(
+        parse(DATA), "/pa:product-analytics/reports/report[report-id='2']", {}, schema=schema
+    )
+    assert [e.text for e in result.iter(f"{{{PA}}}policy-version")] == ["1.1"]
+    ifs = xpath_filter(parse(DATA), "/if:interfaces/interface[enabled='true']/name", {"if": IF})
+    assert [e.text for e in ifs.iter(f"{{{IF}}}name")] == ["eth0"]
