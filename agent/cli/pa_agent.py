@@ -80,8 +80,10 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(name)s %(levelname)s: %(message)s",
     )
-    # asyncssh logs every channel open/close at INFO; keep that for --verbose only.
-    logging.getLogger("asyncssh").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
+    # asyncssh logs every channel open/close and ncclient every message at INFO; keep that
+    # for --verbose only.
+    for noisy in ("asyncssh", "ncclient"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     try:
         config = config_from_args(args)
     except ConfigError as exc:
