@@ -22,7 +22,8 @@ log = logging.getLogger(__name__)
 
 async def serve(config: AgentConfig) -> None:
     """Run the agent until SIGINT or SIGTERM."""
-    config.state_dir.mkdir(parents=True, exist_ok=True)
+    # collected data, reports, users and the host key live here: private to the agent
+    config.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     clock = ScaledClock(config.time_scale)
     try:
         source = open_source(config.engine.source, state_dir=config.state_dir)

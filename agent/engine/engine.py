@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
@@ -44,6 +43,7 @@ from agent.engine.policy import (
 from agent.engine.stats import Event, EventHistory, Statistics
 from agent.engine.store import StorageMode, Store, StoreError
 from agent.engine.subscriber import Subscriber
+from agent.fileutil import write_atomically
 from agent.sources.base import Source
 
 log = logging.getLogger("agent.engine")
@@ -397,8 +397,10 @@ class Engine:
             ) from exc
         target = self.state_dir / INSTALLED_POLICY
         try:
-            _write_atomically(target, data)
-            _write_atomically(signature_path(target), (signature.strip() + "\n").encode())
+            write_atomically(target, data, mode=0o644)
+            write_atomically(
+                signature_path(target), (signature.strip() + "\n").encode(), mode=0o644
+            )
         except OSError as exc:
             raise RpcError("operation-failed", f"cannot store the policy: {exc}") from exc
         info = PolicyInfo(
@@ -491,20 +493,6 @@ def _with_rejection(info: PolicyInfo, reason: str) -> PolicyInfo:
     from dataclasses import replace
 
     return replace(info, rejection_reason=reason)
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def default_report_builder(engine: Engine) -> ReportBuilderLike:

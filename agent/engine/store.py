@@ -10,7 +10,19 @@ and ``on-disk`` (``analytics.sqlite`` in the state directory, WAL mode, survives
 data carries over.  Every operation is counted and timed in ``Statistics``.
 
 Queries coming from the policy (KPIs, device identity) run under an SQLite authorizer that
-allows reading only, so a policy can never change or drop what the store holds.
+allows reading only, so a policy can never change or drop what the store holds.  SQLite
+consults the authorizer when it prepares a statement, and the sqlite3 module reuses prepared
+statements by their text, so policy queries are prepared under their own text (a fixed
+comment in front): a policy query that spells exactly one of the store's own write
+statements is prepared again, and denied, instead of reusing the store's permitted one.
+
+Cost (see BENCHMARKS.md, "Engine"): the store keeps SQL texts stable so every statement is
+prepared once and then reused from the connection's statement cache (sized for every
+table's statements), inserts a batch's rows with multi-row ``INSERT ... VALUES`` statements
+of fixed sizes (fewer statement steps than one ``INSERT`` per row), stores a ``replace``
+batch that repeats the table's content as one ``UPDATE`` of the read time (``write_batch``),
+and times with ``perf_counter_ns`` into nanosecond totals.  On disk, WAL with
+``synchronous=NORMAL``: see ``_open`` for what that risks.
 """
 
 from __future__ import annotations
@@ -18,10 +30,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import sqlite3
-import time
 from collections.abc import Iterator, Mapping, Sequence
+from itertools import chain, repeat
 from operator import itemgetter
 from pathlib import Path
+from time import perf_counter_ns
 from typing import Literal
 
 from agent.engine.policy import TableSpec
@@ -31,10 +44,26 @@ StorageMode = Literal["in-memory", "on-disk"]
 DB_FILE = "analytics.sqlite"
 TS_COLUMN = "_ts"
 
+# Counter names as plain strings: an enum member's attribute lookup and its hashing as a
+# dict key cost more than the rest of a single write's bookkeeping.
+_WRITES = Counter.WRITES.value
+_SINGLE_WRITES = Counter.SINGLE_WRITES.value
+_QUERIES = Counter.QUERIES.value
 _SQL_TYPES = {"int": "INTEGER", "real": "REAL", "text": "TEXT", "bool": "INTEGER"}
 _READ_ONLY_ACTIONS = frozenset(
     {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE}
 )
+# Prepared statements the connection keeps: per table one DELETE, one UPDATE, a SELECT *
+# and up to eight INSERTs, plus the policy's queries; the module's default (128) is small.
+STATEMENT_CACHE_SIZE = 1024
+# Rows per multi-row INSERT: powers of two up to this many (fewer if the table is wide:
+# SQLite allows at least 999 host parameters per statement), so a table has a handful of
+# fixed statement texts whatever its row count.
+MAX_ROWS_PER_INSERT = 64
+MAX_PARAMETERS = 999
+# A fixed comment in front of every policy query: gives policy queries statement texts of
+# their own (see the module docstring).
+POLICY_QUERY_TAG = "/* product-analytics policy query */\n"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS _pa_reports (report_id INTEGER PRIMARY KEY, document TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS _pa_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -51,21 +80,159 @@ def quote(identifier: str) -> str:
 
 
 def _uniform_values(
-    rows: Sequence[Mapping[str, object]], columns: list[str]
-) -> list[Sequence[object]] | None:
-    """The rows' values in ``columns`` order when every row has exactly those columns (the
-    usual case: one normalisation makes every row alike), else None.  Same length and every
-    column present means the same key set; itemgetter fetches the values in C."""
-    width = len(columns)
-    if any(len(row) != width for row in rows):
+    rows: Sequence[Mapping[str, object]], columns: Sequence[str], width: int | None = None
+) -> list[tuple[object, ...]] | None:
+    """The rows' values in ``columns`` order when every row has exactly ``width`` keys
+    (``len(columns)`` unless told) and all of ``columns``, else None: the usual case, one
+    normalisation makes every row alike.  map and itemgetter fetch the values in C."""
+    if not columns:
+        return None
+    if set(map(len, rows)) - {len(columns) if width is None else width}:
         return None
     get = itemgetter(*columns)
     try:
-        if width == 1:
+        if len(columns) == 1:
             return [(get(row),) for row in rows]
-        return [get(row) for row in rows]
+        return list(map(get, rows))
     except KeyError:
         return None
+
+
+_READ_TIME = itemgetter(TS_COLUMN)
+_ALL_BUT_LAST = itemgetter(slice(None, -1))
+
+
+class _Content:
+    """What a ``replace`` batch left in its table: its columns (``_ts`` last) and rows.
+
+    A later batch matches when its values without the read time are equal, in order.
+    Equal is not always alike once stored: 1, 1.0 and True are equal in Python, and an
+    INTEGER or REAL column stores them alike, but a TEXT column stores '1', '1.0' and '1'.
+    So when a TEXT column (or one the policy does not declare) holds anything but text and
+    NULL, the value types must match too; text is only ever equal to text and NULL to NULL,
+    so otherwise equality is enough.  All this is worked out when a batch is first compared
+    with this one, so a batch that is never repeated costs nothing here.
+    """
+
+    __slots__ = ("_first", "_get", "_rest", "_rows", "_spec", "_types", "columns", "count")
+
+    def __init__(
+        self, columns: tuple[str, ...], rows: list[tuple[object, ...]], spec: TableSpec | None
+    ) -> None:
+        self.columns = columns
+        self.count = len(rows)
+        self._get = itemgetter(*columns[:-1])  # a row's values without the read time
+        self._first = self._get(dict(zip(columns, rows[0], strict=True))) if rows else None
+        self._rows: list[tuple[object, ...]] | None = rows
+        self._spec = spec  # the policy's column types, if the table is the policy's
+        self._rest: list[tuple[object, ...]] | None = None
+        self._types: list[type] | None = None  # every value's type, when they matter
+
+    def may_match(self, first: Mapping[str, object]) -> bool:
+        """A cheap early answer: False when the first row already differs."""
+        return bool(self._get(first) == self._first)
+
+    def matches(self, rest: list[tuple[object, ...]]) -> bool:
+        """Whether ``rest`` (values without the read time) are this content."""
+        if self._rest is None:
+            assert self._rows is not None
+            self._rest, self._rows = list(map(_ALL_BUT_LAST, self._rows)), None
+            declared = {c.name: c.type for c in self._spec.columns} if self._spec else {}
+            # TEXT columns, and columns the policy does not declare (no known conversion).
+            typed = [
+                i for i, c in enumerate(self.columns[:-1]) if declared.get(c, "text") == "text"
+            ]
+            if typed:
+                picked = map(itemgetter(*typed), self._rest)
+                values = picked if len(typed) == 1 else chain.from_iterable(picked)
+                if set(map(type, values)) - {str, type(None)}:
+                    self._types = list(map(type, chain.from_iterable(self._rest)))
+        if rest != self._rest:
+            return False
+        return self._types is None or list(map(type, chain.from_iterable(rest))) == self._types
+
+
+@functools.lru_cache(maxsize=STATEMENT_CACHE_SIZE)
+def _insert_sql(table: str, columns: tuple[str, ...], rows: int) -> str:
+    """``INSERT`` of ``rows`` rows; the text is stable, so the statement is prepared once."""
+    one = "(" + ", ".join("?" * len(columns)) + ")"
+    return (
+        f"INSERT INTO {quote(table)} ({', '.join(quote(c) for c in columns)}) "
+        f"VALUES {', '.join(repeat(one, rows))}"
+    )
+
+
+@functools.lru_cache(maxsize=STATEMENT_CACHE_SIZE)
+def _policy_sql(sql: str) -> str:
+    """A policy query's own statement text (see the module docstring); the same string
+    object every time, so the statement cache does not hash it again."""
+    return POLICY_QUERY_TAG + sql
+
+
+@functools.lru_cache(maxsize=STATEMENT_CACHE_SIZE)
+def _update_ts_sql(table: str) -> str:
+    return f"UPDATE {quote(table)} SET {quote(TS_COLUMN)} = ?"
+
+
+@functools.lru_cache(maxsize=STATEMENT_CACHE_SIZE)
+def _delete_sql(table: str) -> str:
+    return f"DELETE FROM {quote(table)}"
+
+
+@functools.lru_cache(maxsize=STATEMENT_CACHE_SIZE)
+def _select_all_sql(table: str) -> str:
+    return f"SELECT * FROM {quote(table)}"
+
+
+def _aligned(
+    rows: Sequence[Mapping[str, object]], columns: tuple[str, ...]
+) -> tuple[tuple[str, ...], list[list[object]]]:
+    """Rows with different columns: every column any row has, NULL where a row has none."""
+    names = list(columns)
+    known = set(names)
+    for row in rows:
+        for key in row:
+            if key not in known:
+                known.add(key)
+                names.append(key)
+    return tuple(names), [[row.get(c) for c in names] for row in rows]
+
+
+def _insert_rows(
+    conn: sqlite3.Cursor,
+    table: str,
+    columns: tuple[str, ...],
+    values: Sequence[Sequence[object]],
+) -> None:
+    """Insert ``values`` (rows in ``columns`` order) with multi-row INSERTs.
+
+    One statement step per row costs more than binding its values, so rows go in chunks
+    of ``chunk`` (a power of two) through one statement, and the remainder through one
+    statement each of the remainder's binary digits (25 rows: 16 + 8 + 1).  A table thus
+    uses at most log2(chunk) + 1 statement texts, each prepared once and cached.
+    """
+    width = len(columns)
+    chunk = MAX_ROWS_PER_INSERT
+    while chunk > 1 and chunk * width > MAX_PARAMETERS:
+        chunk //= 2
+    flat = list(chain.from_iterable(values))
+    count = len(values)
+    step = chunk * width
+    full = count // chunk
+    if full:
+        conn.executemany(
+            _insert_sql(table, columns, chunk),
+            [flat[i : i + step] for i in range(0, full * step, step)],
+        )
+    done = full * chunk
+    size = chunk // 2
+    while done < count:
+        if count - done >= size:
+            conn.execute(
+                _insert_sql(table, columns, size), flat[done * width : (done + size) * width]
+            )
+            done += size
+        size //= 2
 
 
 class Store:
@@ -80,8 +247,17 @@ class Store:
         self._state_dir = state_dir
         self._tables: dict[str, TableSpec] = {}
         self._read_only = False
+        # What the last ``replace`` batch of each table stored (see ``write_batch``), valid
+        # while nothing else changed the table; ``_data_version`` reveals other connections'
+        # commits (PRAGMA data_version), which make every entry doubtful.
+        self._latest: dict[str, _Content] = {}
+        self._data_version: int | None = None
+        self._single_sql: dict[str, tuple[tuple[str, ...], str]] = {}  # table -> its INSERT
         self.mode: StorageMode = mode
         self._conn = self._open(mode)
+        # Reused by the hot paths (writes, queries): a new cursor per statement costs more
+        # than some of the statements.  Every use runs to completion before the next.
+        self._cursor = self._conn.cursor()
         if mode == "in-memory" and self.disk_path is not None and self.disk_path.exists():
             # Storage was switched to in-memory while the agent was down: bring the data
             # along, as a switch at run time would, and leave nothing behind on disk.
@@ -100,8 +276,16 @@ class Store:
         return self._state_dir / DB_FILE if self._state_dir is not None else None
 
     def _connect(self, target: Path | str) -> sqlite3.Connection:
-        conn = sqlite3.connect(target, isolation_level=None, check_same_thread=False)
+        conn = sqlite3.connect(
+            target,
+            isolation_level=None,
+            check_same_thread=False,
+            cached_statements=STATEMENT_CACHE_SIZE,
+        )
         conn.set_authorizer(self._authorize)
+        conn.execute("PRAGMA temp_store=MEMORY")  # sorts and DISTINCTs never touch a file
+        # The page cache stays at SQLite's default (2 MiB): a 4 800-port switch's tables
+        # take about 1 MiB of pages, so every read after the first is served from memory.
         return conn
 
     def _open(self, mode: StorageMode) -> sqlite3.Connection:
@@ -110,6 +294,10 @@ class Store:
         assert self.disk_path is not None
         self.disk_path.parent.mkdir(parents=True, exist_ok=True)
         conn = self._connect(self.disk_path)
+        # WAL with synchronous=NORMAL: a commit appends to the WAL file without an fsync
+        # (the WAL is synced at checkpoints).  A power loss can lose the last transactions
+        # (the last reads, a report generated just before), never corrupt the file: SQLite
+        # ignores a WAL tail that was not completely written.
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         return conn
@@ -134,7 +322,10 @@ class Store:
         except sqlite3.Error as exc:
             new.close()
             raise StoreError(f"cannot move the data store to {mode}: {exc}") from exc
+        self._forget_contents()
+        self._data_version = None
         old, self._conn, self.mode = self._conn, new, mode
+        self._cursor = new.cursor()
         old.close()
         if mode == "in-memory":
             self._remove_disk_files()
@@ -155,15 +346,19 @@ class Store:
         return sqlite3.SQLITE_DENY
 
     @contextlib.contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        conn = self._conn
-        conn.execute("BEGIN")
+    def _transaction(self, begin: str = "BEGIN") -> Iterator[sqlite3.Connection]:
+        cursor = self._cursor  # no new cursor object for BEGIN and COMMIT
+        cursor.execute(begin)
         try:
-            yield conn
+            yield self._conn
         except BaseException:
-            conn.execute("ROLLBACK")
+            cursor.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT")
+        cursor.execute("COMMIT")
+
+    def _forget_contents(self) -> None:
+        """Rows changed other than by a ``replace`` batch: no table's content is known."""
+        self._latest.clear()
 
     # --- tables -------------------------------------------------------------------------
 
@@ -174,6 +369,7 @@ class Store:
         KPIs, so they go.
         """
         wanted = {t.name: t for t in tables}
+        self._forget_contents()
         with self._transaction() as conn:
             existing = [
                 name
@@ -210,47 +406,104 @@ class Store:
 
         ``replace`` first deletes the table's rows (a table keeping only the latest read).
         Columns missing from a row are NULL.
+
+        A ``replace`` batch whose rows are exactly the ones the previous ``replace`` batch of
+        the table stored (same columns, values, value types and order; only the read time
+        differs, one time for every row) is stored as one ``UPDATE`` of the read time: the
+        table ends up exactly as a delete and re-insert would leave it, at a fraction of the
+        cost.  Configuration read every period is mostly unchanged, so most of its batches
+        take this path.  The store trusts a table's remembered content only while nothing
+        else has changed the table: its own prunes, clears, appends and single writes forget
+        it, and so does a commit by any other connection, which ``PRAGMA data_version``
+        shows (read under the write lock).
         """
-        start = time.perf_counter_ns()
+        start = perf_counter_ns()
         try:
-            with self._transaction() as conn:
+            columns = tuple(rows[0]) if rows else ()
+            if TS_COLUMN in columns and columns[-1] != TS_COLUMN:
+                columns = (*(c for c in columns if c != TS_COLUMN), TS_COLUMN)
+            cursor = self._cursor
+            # On disk, take the write lock at once: the unchanged-content check below reads
+            # PRAGMA data_version, and no other connection may commit after that.
+            with self._transaction("BEGIN IMMEDIATE" if self.mode == "on-disk" else "BEGIN"):
+                if replace and self._store_if_unchanged(cursor, table, rows, columns):
+                    return
+                self._latest.pop(table, None)
                 if replace:
-                    conn.execute(f"DELETE FROM {quote(table)}")
-                if rows:
-                    columns = list(rows[0])
-                    values = _uniform_values(rows, columns)
-                    if values is None:  # rows with different columns: NULL where missing
-                        known = set(columns)
-                        for row in rows:
-                            for key in row:
-                                if key not in known:
-                                    known.add(key)
-                                    columns.append(key)
-                        values = [[row.get(c) for c in columns] for row in rows]
-                    conn.executemany(self._insert_sql(table, tuple(columns)), values)
+                    cursor.execute(_delete_sql(table))
+                uniform = _uniform_values(rows, columns) if rows else []
+                values: Sequence[Sequence[object]]
+                if uniform is None:
+                    columns, values = _aligned(rows, columns)
+                else:
+                    values = uniform
+                    if replace and len(columns) > 1 and columns[-1] == TS_COLUMN:
+                        self._latest[table] = _Content(columns, uniform, self._tables.get(table))
+                if values:
+                    _insert_rows(cursor, table, columns, values)
+        except BaseException:
+            self._latest.pop(table, None)
+            raise
         finally:
-            self._stats.record(Counter.WRITES, (time.perf_counter_ns() - start) // 1000)
+            self._stats.record_ns(_WRITES, perf_counter_ns() - start)
+
+    def _store_if_unchanged(
+        self,
+        cursor: sqlite3.Cursor,
+        table: str,
+        rows: Sequence[Mapping[str, object]],
+        columns: tuple[str, ...],
+    ) -> bool:
+        """Update the read time alone if ``rows`` are the table's content (see write_batch).
+
+        On disk this runs under the write lock (``BEGIN IMMEDIATE``), so the data version
+        read here stays true until the commit.  An in-memory database has no other
+        connection.
+        """
+        if self.mode == "on-disk":
+            (version,) = cursor.execute("PRAGMA data_version").fetchone()
+            if version != self._data_version:
+                self._forget_contents()
+                self._data_version = version
+        known = self._latest.get(table)
+        if known is None or known.columns != columns or known.count != len(rows):
+            return False
+        try:
+            if not known.may_match(rows[0]):
+                return False
+        except KeyError:
+            return False
+        # One read time for every row, and every row has the same keys (the columns).
+        try:
+            times = set(map(_READ_TIME, rows))
+        except (KeyError, TypeError):  # no read time, or an unhashable one
+            return False
+        if len(times) != 1:
+            return False
+        rest = _uniform_values(rows, columns[:-1], len(columns))
+        if rest is None or not known.matches(rest):
+            return False
+        cursor.execute(_update_ts_sql(table), (times.pop(),))
+        return True
 
     def write_single(self, table: str, row: Mapping[str, object]) -> None:
         """Insert one row (its own implicit transaction), counted as a single write."""
-        start = time.perf_counter_ns()
+        start = perf_counter_ns()
+        self._latest.pop(table, None)
         try:
-            self._conn.execute(self._insert_sql(table, tuple(row)), tuple(row.values()))
+            columns = tuple(row)
+            known = self._single_sql.get(table)
+            if known is None or known[0] != columns:  # one table, one statement: usually
+                known = self._single_sql[table] = (columns, _insert_sql(table, columns, 1))
+            self._cursor.execute(known[1], tuple(row.values()))
         finally:
-            self._stats.record(Counter.SINGLE_WRITES, (time.perf_counter_ns() - start) // 1000)
-
-    @staticmethod
-    @functools.lru_cache(maxsize=256)
-    def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
-        return (
-            f"INSERT INTO {quote(table)} ({', '.join(quote(c) for c in columns)}) "
-            f"VALUES ({', '.join('?' * len(columns))})"
-        )
+            self._stats.record_ns(_SINGLE_WRITES, perf_counter_ns() - start)
 
     def prune(self, before: float) -> int:
         """Delete rows read before ``before`` from the tables that keep a period's history
         (a report now covers them); returns how many rows went."""
         removed = 0
+        self._forget_contents()
         with self._transaction() as conn:
             for spec in self._tables.values():
                 if spec.history == "period":
@@ -262,6 +515,7 @@ class Store:
 
     def clear_collected(self) -> None:
         """Delete every collected row (``enabled false``); reports stay."""
+        self._forget_contents()
         with self._transaction() as conn:
             for name in self._tables:
                 conn.execute(f"DELETE FROM {quote(name)}")
@@ -293,30 +547,31 @@ class Store:
         A failure (syntax, missing table, an attempt to write) counts a query error and
         raises ``sqlite3.Error``.
         """
-        start = time.perf_counter_ns()
+        start = perf_counter_ns()
         self._read_only = True
         try:
-            return self._conn.execute(sql, tuple(params)).fetchall()
+            return self._cursor.execute(_policy_sql(sql), params).fetchall()
         except sqlite3.Error:
             self._stats.increment(Counter.QUERY_ERRORS)
             raise
         finally:
             self._read_only = False
-            self._stats.record(Counter.QUERIES, (time.perf_counter_ns() - start) // 1000)
+            self._stats.record_ns(_QUERIES, perf_counter_ns() - start)
 
     def rows(self, table: str) -> list[dict[str, object]]:
         """Every row of a policy table as column -> value (for Lua KPIs); counted as a query."""
         if table not in self._tables:
             raise sqlite3.OperationalError(f"no such table: {table}")
-        start = time.perf_counter_ns()
+        start = perf_counter_ns()
         self._read_only = True
         try:
-            cur = self._conn.execute(f"SELECT * FROM {quote(table)}")
+            cur = self._cursor.execute(_select_all_sql(table))
             names = [d[0] for d in cur.description]
-            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+            # map/zip build the dicts without a Python-level loop per row.
+            return list(map(dict, map(zip, repeat(names), cur.fetchall())))
         finally:
             self._read_only = False
-            self._stats.record(Counter.QUERIES, (time.perf_counter_ns() - start) // 1000)
+            self._stats.record_ns(_QUERIES, perf_counter_ns() - start)
 
     # --- reports and engine state -------------------------------------------------------
 

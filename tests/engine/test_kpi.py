@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from agent.engine.lua_sandbox import LuaSandbox, SandboxLimits
 from agent.engine.policy import KpiSpec
 from agent.engine.privacy import PrivacyGuard
 from agent.engine.stats import Counter
-from agent.engine.store import Store
+from agent.engine.store import DB_FILE, Store
 
 
 def run(engine: FakeEngine, guard: PrivacyGuard | None = None) -> dict[str, KpiResult]:
@@ -233,3 +234,36 @@ def test_kinds_are_plugins(tmp_path: Path) -> None:
         evaluators={},
     )
     assert unknown[0].error == "unknown KPI kind 'sql'"
+
+
+def test_a_pass_sees_one_view_of_the_store(tmp_path: Path) -> None:
+    # Another connection commits rows between two KPIs of one pass; the pass runs in one
+    # read transaction, so the second KPI still counts what the first one saw.
+    class CountThenInsert:
+        kind = "sql"
+
+        def __init__(self) -> None:
+            self.other = sqlite3.connect(tmp_path / DB_FILE, isolation_level=None)
+
+        def evaluate(self, kpi: KpiSpec, store: Store) -> object:
+            (count,) = store.query("SELECT count(*) FROM stack")[0]
+            self.other.execute("INSERT INTO stack (member, _ts) VALUES (9, 1.0)")
+            return [{"members": count}]
+
+    engine = make_engine(
+        tmp_path, make_policy([{"name": n, "kind": "sql", "query": "x"} for n in "ab"])
+    )
+    fill(engine.store)
+    evaluator = CountThenInsert()
+    results = compute_all(
+        engine.policy_info.policy.kpis,
+        engine.store,
+        engine.stats,
+        engine.events,
+        0.0,
+        evaluators={"sql": evaluator},
+    )
+    assert [r.value for r in results] == ['[{"members":1}]', '[{"members":1}]']
+    # After the pass the store sees the other connection's rows.
+    assert engine.store.query("SELECT count(*) FROM stack") == [(3,)]
+    evaluator.other.close()

@@ -28,6 +28,18 @@ def test_timed_counters() -> None:
     assert stats.count(Counter.KPI_ERRORS) == 1
 
 
+def test_nanosecond_totals_are_not_rounded_per_operation() -> None:
+    stats = Statistics(ManualClock())
+    for _ in range(3):
+        stats.record_ns(Counter.SINGLE_WRITES, 1_500)  # 1.5 µs each
+    stats.record_ns(Counter.SINGLE_WRITES, -5)  # a clock step back counts, adds nothing
+    assert stats.count(Counter.SINGLE_WRITES) == 4
+    assert stats.total_ns(Counter.SINGLE_WRITES) == 4_500
+    # 4.5 µs in all: per-operation rounding to whole µs would have said 3.
+    assert stats.total_us(Counter.SINGLE_WRITES) == 4
+    assert stats.average_us(Counter.SINGLE_WRITES) == 1
+
+
 def test_clear_resets_everything_and_records_when() -> None:
     clock = ManualClock(1000.0)
     stats = Statistics(clock)
@@ -36,7 +48,7 @@ def test_clear_resets_everything_and_records_when() -> None:
     stats.increment(Counter.READ_ERRORS)
     stats.clear()
     assert all(v == 0 for v in stats.counts.values())
-    assert all(v == 0 for v in stats.totals_us.values())
+    assert all(v == 0 for v in stats.totals_ns.values())
     assert stats.last_cleared == 1000.0
 
 

@@ -86,6 +86,144 @@ def test_queries_are_read_only_and_errors_counted(stats: Statistics, tmp_path: P
     assert store.row_count("iface") == 2
 
 
+def test_policy_query_cannot_reuse_the_stores_own_write_statements(
+    stats: Statistics, tmp_path: Path
+) -> None:
+    # SQLite authorizes a statement when it is prepared, and the sqlite3 module reuses
+    # prepared statements by their text: a policy query spelling exactly a statement the
+    # store prepared for itself must still be refused, not run from the cache.
+    store = make_store(stats, tmp_path)
+    row = {"name": "a", "speed": 10, "up": 1, "_ts": 1.0}
+    store.write_batch("iface", [row], replace=True)  # prepares 'DELETE FROM "iface"'
+    store.write_single("iface", row)  # prepares the one-row INSERT
+    insert = 'INSERT INTO "iface" ("name", "speed", "up", "_ts") VALUES (?, ?, ?, ?)'
+    for sql, params in (('DELETE FROM "iface"', ()), (insert, ("x", 1, 1, 1.0))):
+        with pytest.raises(sqlite3.DatabaseError, match="not authorized"):
+            store.query(sql, params)
+    assert store.row_count("iface") == 2
+    store.write_batch("iface", [row], replace=True)  # the store's own statement still works
+    assert store.row_count("iface") == 1
+
+
+@pytest.mark.parametrize("count", [1, 2, 31, 63, 64, 65, 129, 200])
+def test_batches_of_any_size_keep_every_row_in_order(
+    stats: Statistics, tmp_path: Path, count: int
+) -> None:
+    store = make_store(stats, tmp_path)
+    rows = [{"name": f"eth{i}", "speed": i, "up": i % 2, "_ts": 1.0} for i in range(count)]
+    store.write_batch("iface", rows, replace=True)
+    assert store.rows("iface") == rows
+    assert stats.count(Counter.WRITES) == 1
+
+
+def test_wide_tables_stay_within_the_parameter_limit(stats: Statistics, tmp_path: Path) -> None:
+    wide = TableSpec("wide", "x", tuple(ColumnSpec(f"c{i}", "x", "int") for i in range(300)))
+    store = Store(stats, tmp_path)
+    store.ensure_tables([wide])
+    rows = [{**{f"c{i}": r * 1000 + i for i in range(300)}, "_ts": 2.0} for r in range(37)]
+    store.write_batch("wide", rows)
+    assert store.rows("wide") == rows
+    # Rows with different columns: NULL where a row has none.
+    store.write_batch("wide", [{"c0": 1, "_ts": 3.0}, {"c1": 2, "_ts": 3.0}], replace=True)
+    assert store.query("SELECT c0, c1, c2, _ts FROM wide") == [
+        (1, None, None, 3.0),
+        (None, 2, None, 3.0),
+    ]
+
+
+def batch(ts: float, names: str = "abc") -> list[dict[str, object]]:
+    return [{"name": n, "speed": 1000 + i, "up": i % 2, "_ts": ts} for i, n in enumerate(names)]
+
+
+def traced(store: Store) -> list[str]:
+    """The SQL the store runs from now on (white-box: which statements a write used)."""
+    seen: list[str] = []
+    store._conn.set_trace_callback(seen.append)
+    return seen
+
+
+@pytest.mark.parametrize("mode", ["in-memory", "on-disk"])
+def test_an_unchanged_batch_only_updates_the_read_time(
+    stats: Statistics, tmp_path: Path, mode: str
+) -> None:
+    store = make_store(stats, tmp_path, mode)
+    store.write_batch("iface", batch(1.0), replace=True)
+    seen = traced(store)
+    store.write_batch("iface", batch(2.0), replace=True)
+    assert any(sql.startswith("UPDATE") for sql in seen)
+    assert not any(sql.startswith(("DELETE", "INSERT")) for sql in seen)
+    assert store.rows("iface") == batch(2.0)
+    # A changed row, a changed order, a row more: a full rewrite each time, in read order.
+    for names in ("abd", "dba", "dbae"):
+        seen.clear()
+        store.write_batch("iface", batch(3.0, names), replace=True)
+        assert any(sql.startswith("DELETE") for sql in seen)
+        assert store.rows("iface") == batch(3.0, names)
+    # Rows with different read times are stored as they are.
+    mixed = [{**row, "_ts": 4.0 + i} for i, row in enumerate(batch(0.0, "dbae"))]
+    store.write_batch("iface", mixed, replace=True)
+    assert store.rows("iface") == mixed
+    store.write_batch("iface", [], replace=True)
+    assert store.rows("iface") == []
+    assert stats.count(Counter.WRITES) == 7
+    store.close()
+
+
+def test_equal_values_of_another_type_are_rewritten_in_text_columns(
+    stats: Statistics, tmp_path: Path
+) -> None:
+    store = make_store(stats, tmp_path)
+    store.write_batch("iface", [{"name": "a", "speed": 1, "up": 1, "_ts": 1.0}], replace=True)
+    # INTEGER columns store 1.0 and True as 1: alike, no rewrite needed.
+    seen = traced(store)
+    store.write_batch("iface", [{"name": "a", "speed": 1.0, "up": True, "_ts": 2.0}], replace=True)
+    assert not any(sql.startswith("DELETE") for sql in seen)
+    assert store.query("SELECT typeof(speed), typeof(up), _ts FROM iface") == [
+        ("integer", "integer", 2.0)
+    ]
+    # 1.0 == 1 in Python, but a TEXT column stores '1.0' and '1'.
+    store.write_batch("iface", [{"name": 1, "speed": 1, "up": 1, "_ts": 3.0}], replace=True)
+    store.write_batch("iface", [{"name": 1.0, "speed": 1, "up": 1, "_ts": 4.0}], replace=True)
+    assert store.query("SELECT name, typeof(name), _ts FROM iface") == [("1.0", "text", 4.0)]
+    seen.clear()
+    store.write_batch("iface", [{"name": 1.0, "speed": 1, "up": 1, "_ts": 5.0}], replace=True)
+    assert not any(sql.startswith("DELETE") for sql in seen)  # the same types again
+    assert store.query("SELECT name, _ts FROM iface") == [("1.0", 5.0)]
+
+
+def test_the_remembered_content_is_forgotten_when_the_table_changes(
+    stats: Statistics, tmp_path: Path
+) -> None:
+    store = make_store(stats, tmp_path, "on-disk")
+    other = sqlite3.connect(tmp_path / DB_FILE, isolation_level=None)
+    changes = [
+        lambda: store.write_single("iface", {"name": "x", "_ts": 0.5}),
+        lambda: store.write_batch("iface", batch(0.5)),  # appended, not replaced
+        store.clear_collected,
+        lambda: other.execute("DELETE FROM iface WHERE name = 'b'"),
+        lambda: other.execute("UPDATE iface SET speed = 0"),
+        lambda: (
+            store.ensure_tables([TableSpec("iface", "x", (ColumnSpec("n", "n", "text"),))]),
+            store.ensure_tables([IFACE, SAMPLES]),  # back, but the table is new and empty
+        ),
+    ]
+    for ts, change in enumerate(changes, start=1):
+        store.write_batch("iface", batch(float(ts)), replace=True)
+        change()
+        store.write_batch("iface", batch(ts + 0.5), replace=True)
+        assert store.rows("iface") == batch(ts + 0.5), ts
+    # A batch that fails is rolled back whole, and the next one is stored in full.
+    with pytest.raises(sqlite3.Error):
+        store.write_batch("iface", [*batch(9.0), {"nope": 1}], replace=True)
+    store.write_batch("iface", batch(10.0), replace=True)
+    assert store.rows("iface") == batch(10.0)
+    store.switch("in-memory")
+    store.write_batch("iface", batch(11.0), replace=True)
+    assert store.rows("iface") == batch(11.0)
+    other.close()
+    store.close()
+
+
 def test_rows_for_lua(stats: Statistics, tmp_path: Path) -> None:
     store = make_store(stats, tmp_path)
     store.write_batch("iface", [{"name": "a", "speed": None, "up": 0, "_ts": 1.0}])
