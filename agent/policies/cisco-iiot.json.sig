@@ -1,1 +1,1 @@
-Bn6K/vJxleEUJwLY1sn9T76+6ffNWlv7uDEooSKtIm93yxAbgNSAagUdLJ8JWIbrXlRoTdcbqV2+ZkFX819qDQ==
+quLCvhuT3hU95ok0Uxc+bv+SMNQHWv03ixIhonUCOqAegkmjE80pgSeizHp1N9eRu4OcSVJCTOGAkxtMPhqEAw==

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,8 +21,9 @@ import pytest
 from lxml import etree
 
 from agent.engine.clock import ManualClock
-from agent.engine.lua_sandbox import LuaSandbox, LuaSandboxError
-from agent.engine.policy import KpiSpec, Policy, load_policy_file, load_trusted_keys
+from agent.engine.kpi import compute_all
+from agent.engine.policy import Policy, load_policy_file, load_trusted_keys, parse_policy
+from agent.engine.privacy import PrivacyGuard
 from agent.engine.stats import EventHistory, Statistics
 from agent.engine.store import Store
 from agent.engine.subscriber import Subscriber
@@ -98,7 +98,8 @@ class Outcome:
     kpis: dict[str, Any]  # feature KPI name -> parsed JSON value
     serviceability: dict[str, Any]
     identity: dict[str, str]
-    errors: list[str]  # KPI errors and privacy drops
+    errors: list[str]  # read errors, KPI errors and privacy drops
+    texts: dict[str, str]  # KPI name -> value text as the report carries it
     event_names: list[str] = field(default_factory=list)
 
 
@@ -109,9 +110,9 @@ def _policy() -> Policy:
     return info.policy
 
 
-async def _evaluate(source: Source) -> Outcome:
+async def _evaluate(source: Source, policy: Policy | None = None) -> Outcome:
     """Read every policy source once, then compute the KPIs and the report identity."""
-    policy = _policy()
+    policy = policy or _policy()
     clock = ManualClock(1_747_988_540.0)
     stats = Statistics(clock)
     events = EventHistory(clock)
@@ -121,38 +122,27 @@ async def _evaluate(source: Source) -> Outcome:
         subscriber = Subscriber(source, policy, store, stats, events, clock)
         await subscriber.refresh()
         read_errors = [f"{e.event} {e.context}" for e in events.entries() if e.rc != 0]
-        errors = list(read_errors)
-        kpis: dict[str, Any] = {}
-        serviceability: dict[str, Any] = {}
-        for spec in policy.kpis:
-            try:
-                value = _compute(spec, store)
-            except (sqlite3.Error, LuaSandboxError, ValueError) as exc:
-                errors.append(f"{spec.name}: {exc}")
-                continue
-            target = serviceability if spec.category == "serviceability" else kpis
-            target[spec.name] = value
+        guard = PrivacyGuard.from_store(policy, store)
+        results = compute_all(policy.kpis, store, stats, events, clock.time(), guard=guard)
+        errors = list(read_errors) + [f"{r.name}: {r.error}" for r in results if r.error]
+        texts = {r.name: r.value for r in results if r.value is not None}
+        kpis = {r.name: json.loads(r.value) for r in results if r.category == "feature" and r.value}
+        serviceability = {
+            r.name: json.loads(r.value) for r in results if r.category != "feature" and r.value
+        }
         identity = {
             name: str(rows[0][0]) if (rows := store.query(query)) and rows[0][0] is not None else ""
             for name, query in policy.device.items()
         }
-        return Outcome(kpis, serviceability, identity, errors, [e.event for e in events.entries()])
+        events_seen = [e.event for e in events.entries()]
+        return Outcome(kpis, serviceability, identity, errors, texts, events_seen)
     finally:
         store.close()
         await source.close()
 
 
-def _compute(spec: KpiSpec, store: Store) -> Any:
-    """One KPI's JSON value: the SQL query's JSON text, or the sandboxed Lua script's table."""
-    if spec.kind == "sql":
-        rows = store.query(spec.code)
-        assert len(rows) == 1 and isinstance(rows[0][0], str)
-        return json.loads(rows[0][0])
-    return LuaSandbox().run(spec.code, {t: store.rows(t) for t in spec.tables}, name=spec.name)
-
-
-def _via_snapshot(root: Path) -> Outcome:
-    return asyncio.run(_evaluate(SnapshotSource(root)))
+def _via_snapshot(root: Path, policy: Policy | None = None) -> Outcome:
+    return asyncio.run(_evaluate(SnapshotSource(root), policy))
 
 
 def _via_netconf(root: Path, state_dir: Path) -> Outcome:
@@ -263,6 +253,12 @@ SECOND_MEMBER = Edit(
     "<version>V02</version><serial-no>FOC2331X1KQ</serial-no><part-no>IE-3200-8P2S</part-no>"
     "<empty>false</empty><removable>true</removable><status>status-active</status></state>"
     "</component>",
+)
+# the model wants the Port-channel before its members
+PORT_CHANNEL = Edit(
+    RUNNING,
+    "/ios:native/ios:interface",
+    f"<Port-channel {_ns('native')}><name>1</name></Port-channel>",
 )
 HSR_OPER = (
     f'<hsr-oper-data xmlns="{C}hsr-oper">'
@@ -378,7 +374,11 @@ VARIANTS: list[tuple[str, list[Edit], dict[str, Any]]] = [
         ],
         {"ptp_power_2011": OFF},
     ),
-    ("no-alarm", [Edit(RUNNING, "/ios:native/ios:alarm-contact", remove=True)], {"alarm_support": OFF}),
+    (
+        "no-alarm",
+        [Edit(RUNNING, "/ios:native/ios:alarm-contact", remove=True)],
+        {"alarm_support": OFF},
+    ),
     (
         "alarm-facility-26.1",
         [
@@ -392,13 +392,17 @@ VARIANTS: list[tuple[str, list[Edit], dict[str, Any]]] = [
         ],
         {},
     ),
-    ("stack-of-two", [SECOND_MEMBER], {
-        "stack_members": [{"member_cnt": 2}],
-        "hardware_inventory": [
-            {"CN": "Switch1", "SN": "FOC2320V0J9", "PID": "IE-3200-8P2S"},
-            {"CN": "Switch2", "SN": "FOC2331X1KQ", "PID": "IE-3200-8P2S"},
-        ],
-    }),
+    (
+        "stack-of-two",
+        [SECOND_MEMBER],
+        {
+            "stack_members": [{"member_cnt": 2}],
+            "hardware_inventory": [
+                {"CN": "Switch1", "SN": "FOC2320V0J9", "PID": "IE-3200-8P2S"},
+                {"CN": "Switch2", "SN": "FOC2331X1KQ", "PID": "IE-3200-8P2S"},
+            ],
+        },
+    ),
     ("third-optic", [THIRD_OPTIC], {"optics_modules": [{"PID": "GLC-SX-MMD", "COUNT": 3}]}),
     (
         "other-optic",
@@ -501,7 +505,8 @@ VARIANTS: list[tuple[str, list[Edit], dict[str, Any]]] = [
                 f"{GI}[ios:name='1/9']",
                 f"<channel-group {_ns('ethernet')}><number>1</number><mode>desirable</mode>"
                 "</channel-group>",
-            )
+            ),
+            PORT_CHANNEL,
         ],
         {"pagp_port_agg_protocol": ON},
     ),
@@ -513,7 +518,8 @@ VARIANTS: list[tuple[str, list[Edit], dict[str, Any]]] = [
                 f"{GI}[ios:name='1/9']",
                 f"<channel-group {_ns('ethernet')}><number>1</number><mode>active</mode>"
                 "</channel-group>",
-            )
+            ),
+            PORT_CHANNEL,
         ],
         {},
     ),
@@ -619,6 +625,9 @@ def test_golden_report_over_netconf(tmp_path: Path) -> None:
     outcome = _via_netconf(SNAPSHOT, tmp_path)
     assert outcome.errors == []
     assert outcome.kpis == SEED
+    # the report carries exactly the seed's text (compact JSON, keys in the seed's order)
+    assert {k: v for k, v in outcome.texts.items() if k in SEED_KPIS} == SEED_KPIS
+    assert set(outcome.serviceability) == SERVICEABILITY
     assert outcome.identity == SEED_IDENTITY
     assert "DSRC_PERIOD_RD" in outcome.event_names
 
@@ -681,5 +690,57 @@ def test_modified_snapshot_over_netconf(
     assert outcome.errors == []
     for name, value in changed.items():
         assert outcome.kpis[name] == value
-    unchanged = {k: v for k, v in outcome.kpis.items() if k not in changed and k != "hardware_inventory"}
-    assert unchanged == {k: v for k, v in SEED.items() if k not in changed and k != "hardware_inventory"}
+    unchanged = {
+        k: v for k, v in outcome.kpis.items() if k not in changed and k != "hardware_inventory"
+    }
+    assert unchanged == {
+        k: v for k, v in SEED.items() if k not in changed and k != "hardware_inventory"
+    }
+
+
+def test_operator_text_of_the_snapshot_never_reaches_a_report() -> None:
+    """The same policy plus deliberately leaky KPIs: the host name, a port description and
+    the management address are in the snapshot; the engine drops those values and keeps the
+    26 honest ones."""
+    document = json.loads(POLICY.read_text())
+    native = next(s for s in document["sources"] if s["id"] == "native_config")
+    native["tables"] += [
+        {"name": "leak_host", "row-path": "ios:native", "columns": {"name": "ios:hostname"}},
+        {
+            "name": "leak_port",
+            "row-path": "ios:native/ios:interface/*[ios:description]",
+            "columns": {"text": "ios:description"},
+        },
+        {
+            "name": "leak_addr",
+            "row-path": "ios:native/ios:interface/ios:Vlan/ios:ip/ios:address/ios:primary",
+            "columns": {"ip": {"path": "ios:address", "vocabulary": True}},
+        },
+    ]
+    document["kpis"] += [
+        {
+            "name": "leak_hostname",
+            "kind": "sql",
+            "query": "SELECT json_array(json_object('host', lower(name))) FROM leak_host",
+        },
+        {
+            "name": "leak_description",
+            "kind": "lua",
+            "tables": ["leak_port"],
+            "script": "local t = rows or tables\nreturn {{port = t.leak_port[1].text}}",
+        },
+        {
+            "name": "leak_address",
+            "kind": "sql",
+            "query": "SELECT json_array(json_object('mgmt', ip)) FROM leak_addr",
+        },
+    ]
+    outcome = _via_snapshot(SNAPSHOT, parse_policy(json.dumps(document)))
+    assert outcome.kpis == SEED
+    assert sorted(e.split(":")[0] for e in outcome.errors) == [
+        "leak_address",
+        "leak_description",
+        "leak_hostname",
+    ]
+    assert all("privacy" in e for e in outcome.errors)
+    assert "PRIVACY_DROP" in outcome.event_names
