@@ -79,6 +79,9 @@ def measure(name: str, port: int, user: str, password: str, reps: int) -> dict[s
         "setup_ms": base["setup"]["median_ms"],
         "get_config_ms": base["get_config"]["median_ms"],
         "get_ms": base["get"]["median_ms"],
+        "get_config_bytes": base["get_config"]["reply_bytes"],
+        "get_bytes": base["get"]["reply_bytes"],
+        "loadavg": base["client"]["loadavg_start"],
     }
     for k in (1, 4, 16):
         tput = run_client(
@@ -87,6 +90,7 @@ def measure(name: str, port: int, user: str, password: str, reps: int) -> dict[s
         if tput["errors"]:
             raise SystemExit(f"{name}: errors at concurrency {k}: {tput['first_error']}")
         row[f"rps_{k}"] = tput["total_rpc_per_s"]
+    row["loadavg"] = max(row["loadavg"], os.getloadavg()[0])
     return row
 
 
@@ -150,6 +154,13 @@ def main() -> int:
         ours = statistics.median(r[key] for r in rows["agent"])
         ref = statistics.median(r[key] for r in rows["netconfd"])
         print(f"| {label} | {ours:.2f} | {ref:.2f} | {ours / ref:.2f} |")
+    loads = [r["loadavg"] for name in rows for r in rows[name]]
+    sizes = {name: (rows[name][0]["get_config_bytes"], rows[name][0]["get_bytes"]) for name in rows}
+    print(
+        f"\n1-minute load average during the run: {min(loads):.2f} to {max(loads):.2f} "
+        f"({os.cpu_count()} CPUs); reply bytes get-config / filtered get: "
+        + ", ".join(f"{name} {a} / {b}" for name, (a, b) in sizes.items())
+    )
     return 0
 
 

@@ -84,33 +84,43 @@ _COLON_LEAVES = etree.XPath("descendant::text()[contains(., ':')]/..")
 
 def _lost_prefix(original: etree._Element, clone: etree._Element) -> bool:
     """Whether a value prefix in ``clone`` no longer means what it means in ``original``."""
-    found = _COLON_LEAVES(clone)
-    for element in found if isinstance(found, list) else ():
-        if not isinstance(element, etree._Element):
+    # A prefix can be lost in two ways: it is in scope on the original's top (declared there
+    # or on an ancestor) but not on the copy's top, or a declaration below the top was
+    # dropped as redundant.  When the copy's top keeps every prefix of the original's top and
+    # the original declares nothing below its top, every element of the copy resolves each
+    # prefix as its original does, and the Python scan of every leaf is skipped.
+    scope = clone.nsmap
+    original_scope = original.nsmap
+    if all(
+        scope.get(p) == u for p, u in original_scope.items() if p is not None
+    ) and not _declares_below_top(original, original_scope):
+        return False
+    # the clone is a faithful copy: its colon leaves correspond one to one, in order
+    originals, clones = _COLON_LEAVES(original), _COLON_LEAVES(clone)
+    if not isinstance(originals, list) or not isinstance(clones, list):
+        return True  # cannot tell: the caller rebuilds, which is always correct
+    for source, element in zip(originals, clones, strict=True):
+        if not isinstance(source, etree._Element) or not isinstance(element, etree._Element):
             continue
-        prefix = value_prefix(element)
+        prefix = value_prefix(source)
         if prefix is None:
             continue
-        wanted = _counterpart(original, clone, element).nsmap.get(prefix)
+        wanted = source.nsmap.get(prefix)
         if wanted is not None and element.nsmap.get(prefix) != wanted:
             return True
     return False
 
 
-def _counterpart(
-    original: etree._Element, clone: etree._Element, element: etree._Element
-) -> etree._Element:
-    """The element of ``original`` at the position ``element`` has in ``clone``."""
-    steps: list[int] = []
-    while element is not clone:
-        parent = element.getparent()
-        assert parent is not None
-        steps.append(parent.index(element))
-        element = parent
-    node = original
-    for step in reversed(steps):
-        node = node[step]
-    return node
+def _declares_below_top(element: etree._Element, scope: dict[str | None, str]) -> bool:
+    """Whether any element below ``element`` declares a namespace (``scope`` is its nsmap)."""
+    parent = element.getparent()
+    inherited = parent.nsmap if parent is not None else {}
+    on_top = sum(1 for p, u in scope.items() if inherited.get(p) != u)
+    # iterwalk reports every declaration of the subtree, top included, walking in C
+    for declarations, _event in enumerate(etree.iterwalk(element, events=("start-ns",)), 1):
+        if declarations > on_top:
+            return True
+    return False
 
 
 def _typed(nsmap: dict[str | None, str]) -> dict[str, str]:

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
 from lxml import etree
 
-from agent.api import NETCONF_BASE_NS, RpcError, StateRequest
+from agent.api import NETCONF_BASE_NS, RpcError, StateProvider, StateRequest
 from agent.datatree import (
     filter_selects,
     merge_into,
@@ -22,13 +23,15 @@ from agent.datatree.copying import append_copy
 from agent.schema import Schema
 from agent.server import errors
 from agent.server.datastores import DATA_TAG, Datastore, Lock, empty_data
-from agent.server.dispatch import Dispatcher, OpContext
+from agent.server.dispatch import Dispatcher, OpContext, serialize_child
 from agent.server.edit import DEFAULT_OPERATIONS, Editor
 from agent.server.errors import RpcErrors
+from agent.server.readcache import parameter_key
 from agent.server.with_defaults import WD_NS, apply_with_defaults, parse_with_defaults
 
 _NC = f"{{{NETCONF_BASE_NS}}}"
 _CONFIG_TAG = _NC + "config"
+_FILTER_TAG = _NC + "filter"
 _WD_DEFAULT_ATTR = "{urn:ietf:params:xml:ns:netconf:default:1.0}default"
 
 
@@ -166,20 +169,59 @@ def _finish(
     return [data]
 
 
-async def op_get(ctx: OpContext, op: etree._Element) -> list[etree._Element]:
-    """<get>: running plus state, filtered."""
-    _only_params(op, {"filter", "with-defaults"})
-    flt = parse_filter(op, ctx.server.schema)
-    mode = parse_with_defaults(op)
+@dataclass(frozen=True)
+class GetPlan:
+    """What a ``<filter>`` of get means, independent of the data: the parsed filter and the
+    state providers it selects, with the part of the filter each one gets."""
+
+    flt: Filter | None
+    requests: tuple[tuple[StateProvider, StateRequest], ...]
+
+
+def _get_plan(ctx: OpContext, op: etree._Element, filter_key: bytes) -> GetPlan:
     server = ctx.server
-    data = _select_config(ctx, server.datastores.running.root, flt)
+    plan = server.get_plans.get(filter_key)
+    if plan is not None:
+        return plan
+    flt = parse_filter(op, server.schema)
+    requests: list[tuple[StateProvider, StateRequest]] = []
     for provider in server.state_providers:
         selection: etree._Element | None = None
         if flt is not None:
             selected, selection = flt.selects(provider.namespace, provider.name)
             if not selected:
                 continue
-        state = provider.get_state(StateRequest(selection=selection))
+        requests.append((provider, StateRequest(selection=selection)))
+    plan = GetPlan(flt, tuple(requests))
+    server.get_plans.put(filter_key, plan)
+    return plan
+
+
+async def op_get(ctx: OpContext, op: etree._Element) -> Sequence[etree._Element | bytes]:
+    """<get>: running plus state, filtered."""
+    _only_params(op, {"filter", "with-defaults"})
+    filter_key = parameter_key(op, _FILTER_TAG)
+    plan = _get_plan(ctx, op, filter_key)
+    mode = parse_with_defaults(op)
+    server = ctx.server
+    running = server.datastores.running
+    flt = plan.flt
+    tokens: list[Hashable] = []
+    for provider, request in plan.requests:
+        token = _state_token(provider, request)
+        if token is None:
+            break
+        tokens.append(token)
+    key: Hashable = None
+    if len(tokens) == len(plan.requests):
+        # every selected provider vouches for its state: the reply is a function of the key
+        key = ("get", running.generation, filter_key, mode, tuple(tokens))
+        cached = server.reply_cache.get(key)
+        if cached is not None:
+            return [cached]
+    data = _select_config(ctx, running.root, flt)
+    for provider, request in plan.requests:
+        state = provider.get_state(request)
         if state is None:
             continue
         if data.find(state.tag) is None:
@@ -192,17 +234,44 @@ async def op_get(ctx: OpContext, op: etree._Element) -> list[etree._Element]:
         overlay = empty_data()
         overlay.append(state)
         merge_into(data, overlay, server.schema)
-    return _finish(ctx, data, flt, mode, config_only=False)
+    result = _finish(ctx, data, flt, mode, config_only=False)
+    if key is None:
+        return result
+    body = serialize_child(result[0])
+    server.reply_cache.put(key, body)
+    return [body]
 
 
-async def op_get_config(ctx: OpContext, op: etree._Element) -> list[etree._Element]:
+async def op_get_config(ctx: OpContext, op: etree._Element) -> Sequence[etree._Element | bytes]:
     """<get-config>: one configuration datastore, filtered."""
     _only_params(op, {"source", "filter", "with-defaults"})
     name = _datastore_name(op, "source", ("running", "candidate", "startup"))
-    flt = parse_filter(op, ctx.server.schema)
-    mode = parse_with_defaults(op)
-    data = _select_config(ctx, ctx.server.datastores.get(name).root, flt)
-    return _finish(ctx, data, flt, mode, config_only=True)
+    server = ctx.server
+    try:
+        mode = parse_with_defaults(op)
+    except RpcError:
+        parse_filter(op, server.schema)  # a bad filter is reported first, as it always was
+        raise
+    store = server.datastores.get(name)
+    # a datastore's content is replaced, never changed in place: its generation identifies it
+    key = ("get-config", name, store.generation, parameter_key(op, _FILTER_TAG), mode)
+    cached = server.reply_cache.get(key)
+    if cached is not None:
+        return [cached]
+    flt = parse_filter(op, server.schema)
+    data = _select_config(ctx, store.root, flt)
+    body = serialize_child(_finish(ctx, data, flt, mode, config_only=True)[0])
+    server.reply_cache.put(key, body)
+    return [body]
+
+
+def _state_token(provider: StateProvider, request: StateRequest) -> Hashable | None:
+    """The provider's optional promise that its state is unchanged (see readcache)."""
+    method = getattr(provider, "state_token", None)
+    if method is None:
+        return None
+    token: Hashable | None = method(request)
+    return token
 
 
 # -- writing -----------------------------------------------------------------------------

@@ -9,6 +9,7 @@ directory, written atomically (temp file, fsync, rename), and the agent boots fr
 from __future__ import annotations
 
 import copy
+import itertools
 import logging
 import time
 from collections.abc import Iterable
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 DATA_TAG = f"{{{NETCONF_BASE_NS}}}data"
 DATASTORE_NAMES = ("running", "candidate", "startup")
 STARTUP_FILE = "startup.xml"
+_generations = itertools.count(1)
 
 
 def empty_data() -> etree._Element:
@@ -48,14 +50,18 @@ class Datastore:
         self.name = name
         self.root = root if root is not None else empty_data()
         self.lock: Lock | None = None
+        # changes with every replace: cached reads of this datastore are keyed by it
+        self.generation = next(_generations)
 
     def copy(self) -> etree._Element:
         """A deep copy of the content, to edit and then ``replace``."""
         return copy.deepcopy(self.root)
 
     def replace(self, root: etree._Element) -> None:
-        """Swap in new content (already validated)."""
+        """Swap in new content (already validated).  The content is never changed in place
+        once it is a datastore's: every change goes through here."""
         self.root = root
+        self.generation = next(_generations)
 
     def top(self, namespace: str, name: str) -> etree._Element | None:
         """The top-level node ``{namespace}name``, if present."""

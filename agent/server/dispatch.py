@@ -9,7 +9,7 @@ the RFC 6241 error: ``unknown-namespace`` for a namespace no implemented module 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -33,8 +33,19 @@ class OpContext:
     server: NetconfServer
 
 
-# A built-in handler returns the children of <rpc-reply> (empty list = <ok/>).
-OpHandler = Callable[[OpContext, etree._Element], Awaitable[list[etree._Element]]]
+# A built-in handler returns the children of <rpc-reply> (empty = <ok/>): elements, or bytes
+# already serialised by ``serialize_child`` (a cached reply body).
+OpHandler = Callable[[OpContext, etree._Element], Awaitable[Sequence[etree._Element | bytes]]]
+
+
+def serialize_child(element: etree._Element) -> bytes:
+    """One child of <rpc-reply> as it goes on the wire.
+
+    Serialised in place rather than moved under <rpc-reply>: a move lets lxml drop namespace
+    declarations it thinks redundant, including those that identityref values
+    (``ncm:netconf-ssh``) need; serialising a subelement declares everything in its scope.
+    """
+    return etree.tostring(element, encoding="UTF-8", with_tail=False)
 
 
 class Dispatcher:

@@ -8,6 +8,7 @@ objects at each ``get``.
 from __future__ import annotations
 
 import time
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 
 NCM_NS = "urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring"
 _M = f"{{{NCM_NS}}}"
+_STATIC_CHILDREN = frozenset({"capabilities", "schemas"})
 
 
 def yang_time(seconds: float) -> str:
@@ -64,6 +66,15 @@ class MonitoringProvider:
             element.extend(entries)
             self._schemas_element = element
         return self._schemas_element
+
+    def state_token(self, request: StateRequest) -> Hashable | None:
+        """Equal for equal state (see agent.server.readcache): the capabilities and the
+        schemas never change while the server runs; datastores (locks), sessions and
+        statistics change all the time and are not vouched for."""
+        wanted = _wanted_children(request.selection)
+        if wanted is not None and wanted <= _STATIC_CHILDREN:
+            return ("netconf-state", frozenset(wanted))
+        return None
 
     def get_state(self, request: StateRequest) -> etree._Element | None:
         """The whole /netconf-state (the server filters it; it is small)."""

@@ -27,6 +27,7 @@ from agent.server.datastores import Datastores
 from agent.server.dispatch import Dispatcher
 from agent.server.edit import Editor
 from agent.server.monitoring import MonitoringProvider, Statistics
+from agent.server.readcache import Memo, ReplyCache
 from agent.server.session import NetconfSession
 from agent.server.ssh import ProcessChannel, start_ssh_server
 from agent.server.validation import PaBindingValidator, validate_config
@@ -102,6 +103,8 @@ class NetconfServer:
         self.registry = registry
         self.schema = _load_schema(tuple(modules) if modules is not None else DEFAULT_MODULES)
         self.parser = HardenedParser(config.max_message_size)
+        self.reply_cache = ReplyCache()
+        self.get_plans: Memo[base_ops.GetPlan] = Memo()
         self.users = UserStore(state_dir)
         self.stats = Statistics()
         self.datastores = Datastores(state_dir)
@@ -167,7 +170,12 @@ class NetconfServer:
                 flush=True,
             )
         self._acceptor = await start_ssh_server(
-            self.config.host, self.config.port, host_key, self.users, self._start_session
+            self.config.host,
+            self.config.port,
+            host_key,
+            self.users,
+            self._start_session,
+            self.config.ssh_ciphers,
         )
         self.port = self._acceptor.get_port()
         log.info("NETCONF over SSH listening on %s port %d", self.config.host, self.port)

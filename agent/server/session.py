@@ -17,7 +17,7 @@ from lxml import etree
 
 from agent.api import NETCONF_BASE_NS, RpcError
 from agent.server import errors
-from agent.server.dispatch import OpContext
+from agent.server.dispatch import OpContext, serialize_child
 from agent.server.errors import RpcErrors, rpc_error_element
 from agent.server.framing import FrameDecoder, FramingError, encode_chunked, encode_eom
 from agent.server.xmlparse import XmlError
@@ -73,6 +73,11 @@ class NetconfSession:
         self.task: asyncio.Task[None] | None = None
         self.established = False  # hello exchange done
         self.killed = False
+        # idle timeout: one timer per session instead of one per read (see _watch_idle)
+        self._waiting_since: float | None = None  # loop time a wait for an RPC started
+        self._idle_timer: asyncio.TimerHandle | None = None
+        self._idle_expired = False
+        self._loop: asyncio.AbstractEventLoop | None = None  # set by run()
         # RFC 6022 per-session counters
         self.in_rpcs = 0
         self.in_bad_rpcs = 0
@@ -105,22 +110,60 @@ class NetconfSession:
                 raise SessionClosed("channel closed by the peer")
             self.decoder.feed(data)
 
+    async def _receive_rpc(self) -> bytes:
+        """The next message of the rpc loop; the idle timeout is enforced by ``_watch_idle``
+        (cancelling this wait), which costs no timer operations per read."""
+        message = self.decoder.next_message()
+        if message is not None:
+            return message
+        timeout = self.server.config.idle_timeout
+        if timeout > 0:
+            loop = self._loop or asyncio.get_running_loop()
+            self._waiting_since = loop.time()
+            if self._idle_timer is None:
+                self._idle_timer = loop.call_at(self._waiting_since + timeout, self._watch_idle)
+        try:
+            while True:
+                data = await self.channel.read(_READ_SIZE)
+                if not data:
+                    raise SessionClosed("channel closed by the peer")
+                self.decoder.feed(data)
+                message = self.decoder.next_message()
+                if message is not None:
+                    return message
+        finally:
+            self._waiting_since = None
+
+    def _watch_idle(self) -> None:
+        """The idle timer fired: end a session that has waited for an RPC for the whole idle
+        timeout, else look again when its current wait (or a wait starting now) would end."""
+        loop = self._loop or asyncio.get_running_loop()
+        timeout = self.server.config.idle_timeout
+        since = self._waiting_since
+        now = loop.time()
+        if since is not None and now - since >= timeout:
+            self._idle_timer = None
+            self._idle_expired = True
+            if self.task is not None:
+                self.task.cancel()
+            return
+        self._idle_timer = loop.call_at(
+            (since if since is not None else now) + timeout, self._watch_idle
+        )
+
     # -- the session -----------------------------------------------------------------
 
     async def run(self) -> None:
         """Run the session until close-session, kill-session, EOF, timeout or a fatal error."""
         clean = False
+        self._loop = asyncio.get_running_loop()
         try:
             await self._send(self.server.hello_message(self.session_id))
             if not await self._hello():
                 return
             self.established = True
             while not self.closing:
-                try:
-                    message = await self._receive(self.server.config.idle_timeout)
-                except TimeoutError:
-                    log.info("session %d: idle timeout", self.session_id)
-                    return
+                message = await self._receive_rpc()
                 reply = await self.handle_message(message)
                 if reply is not None:
                     await self._send(reply)
@@ -132,12 +175,17 @@ class NetconfSession:
         except (ConnectionError, BrokenPipeError) as exc:
             log.debug("session %d: connection lost: %s", self.session_id, exc)
         except asyncio.CancelledError:
-            if not self.killed:
+            if self._idle_expired and not self.killed:
+                log.info("session %d: idle timeout", self.session_id)
+            elif not self.killed:
                 raise
         except Exception:
             # whatever went wrong, one session's failure must not leak into the others
             log.exception("session %d failed", self.session_id)
         finally:
+            if self._idle_timer is not None:
+                self._idle_timer.cancel()
+                self._idle_timer = None
             self.server.session_ended(self, clean=clean)
             self.channel.close()
 
@@ -232,13 +280,11 @@ class NetconfSession:
         if not children:
             etree.SubElement(reply, _NC + "ok")
             return etree.tostring(reply, encoding="UTF-8", xml_declaration=True)
-        # Serialise the children in place rather than moving them under <rpc-reply>: a move
-        # lets lxml drop namespace declarations it thinks redundant, including those that
-        # identityref values (``ncm:netconf-ssh``) need, and it saves a tree walk.
+        # the children are serialised in place (see serialize_child), not moved into <reply>
         head = etree.tostring(reply, encoding="UTF-8", xml_declaration=True)
         assert head.endswith(b"/>")
         parts = [head[:-2], b">"]
-        parts.extend(etree.tostring(c, encoding="UTF-8", with_tail=False) for c in children)
+        parts.extend(c if isinstance(c, bytes) else serialize_child(c) for c in children)
         parts.append(b"</rpc-reply>")
         return b"".join(parts)
 

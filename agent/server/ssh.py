@@ -8,12 +8,15 @@ agent and X11 forwarding, SFTP) is refused.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any
 
 import asyncssh
+from asyncssh.encryption import get_encryption_algs
 
+from agent.config import ConfigError
 from agent.server.auth import UserStore
 
 log = logging.getLogger(__name__)
@@ -26,6 +29,7 @@ class ProcessChannel:
 
     def __init__(self, process: asyncssh.SSHServerProcess[bytes]) -> None:
         self._process = process
+        self._coalescer = _coalescing_transport(process.channel.get_connection())
 
     async def read(self, size: int) -> bytes:
         try:
@@ -35,7 +39,11 @@ class ProcessChannel:
         return data
 
     def write(self, data: bytes) -> None:
-        self._process.stdout.write(data)
+        if self._coalescer is None:
+            self._process.stdout.write(data)
+            return
+        with self._coalescer.batch():
+            self._process.stdout.write(data)
 
     async def drain(self) -> None:
         await self._process.stdout.drain()
@@ -45,6 +53,60 @@ class ProcessChannel:
             self._process.exit(0)
 
 
+class CoalescingTransport:
+    """Lets the packets of one NETCONF message reach the socket in one ``send``.
+
+    asyncssh writes each SSH packet separately and puts an SSH_MSG_IGNORE packet before every
+    packet it encrypts (a traffic-analysis countermeasure it applies to every cipher, with no
+    option to turn it off), so each reply took two ``send`` system calls.  Inside ``batch()``
+    writes are collected and handed over as one at its end; outside, they pass straight
+    through.  The order of bytes never changes.
+    """
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self._transport = transport
+        self._pending: list[bytes] | None = None
+
+    def write(self, data: bytes) -> None:
+        if self._pending is None:
+            self._transport.write(data)
+        else:
+            self._pending.append(data)
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Collect the writes made inside the block and write them as one."""
+        if self._pending is not None:  # nested: the outer batch writes
+            yield
+            return
+        pending: list[bytes] = []
+        self._pending = pending
+        try:
+            yield
+        finally:
+            self._pending = None
+            if pending and not self._transport.is_closing():
+                self._transport.write(b"".join(pending))
+
+    def __getattr__(self, name: str) -> Any:
+        # asyncssh calls abort and get_extra_info on its transport as well
+        return getattr(self._transport, name)
+
+
+def _coalescing_transport(conn: object) -> CoalescingTransport | None:
+    """Route the connection's packet writes through a ``CoalescingTransport``."""
+    # asyncssh has no public hook for its transport; it calls write, abort and get_extra_info
+    # on it.  If a future version names it differently, writes simply stay as they are.
+    transport = getattr(conn, "_transport", None)
+    if isinstance(transport, CoalescingTransport):
+        return transport
+    if isinstance(transport, asyncio.Transport):
+        wrapped = CoalescingTransport(transport)
+        setattr(conn, "_transport", wrapped)  # noqa: B010 (a private attribute of asyncssh)
+        return wrapped
+    return None
+
+
 class _SSHServer(asyncssh.SSHServer):
     def __init__(self, users: UserStore) -> None:
         self._users = users
@@ -52,6 +114,7 @@ class _SSHServer(asyncssh.SSHServer):
 
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
         self._conn = conn
+        _coalescing_transport(conn)
 
     def begin_auth(self, username: str) -> bool:
         keys = self._users.authorized_keys(username)
@@ -80,8 +143,20 @@ async def start_ssh_server(
     host_key: asyncssh.SSHKey,
     users: UserStore,
     start_session: SessionStarter,
+    ciphers: Sequence[str],
 ) -> asyncssh.SSHAcceptor:
-    """Listen on ``host``:``port``; each ``netconf`` subsystem request becomes a session."""
+    """Listen on ``host``:``port``; each ``netconf`` subsystem request becomes a session.
+
+    Only ``ciphers`` are offered (ServerConfig.ssh_ciphers); an unknown name is a
+    ConfigError naming it, raised before anything listens.
+    """
+    supported = {alg.decode() for alg in get_encryption_algs()}
+    unknown = [name for name in ciphers if name not in supported]
+    if unknown or not ciphers:
+        raise ConfigError(
+            f"[server] ssh-ciphers: unsupported {unknown or 'empty list'}; "
+            f"supported: {', '.join(sorted(supported))}"
+        )
 
     async def process_factory(process: asyncssh.SSHServerProcess[bytes]) -> None:
         if process.subsystem != SUBSYSTEM:
@@ -107,4 +182,5 @@ async def start_ssh_server(
         line_editor=False,
         kbdint_auth=False,
         keepalive_interval=0,
+        encryption_algs=list(ciphers),
     )

@@ -40,6 +40,10 @@ class HardenedParser:
         )
         steps = "/*" * (max_depth + 1)
         self._too_deep = etree.XPath(f"boolean({steps})")
+        # Nesting d elements deep takes at least 7 * (d - 1) + 4 characters ("<a>" and "</a>"
+        # around an innermost "<a/>"), and every encoding spends at least one byte on a
+        # character: a shorter message cannot exceed the depth cap, and skips the check.
+        self._deep_possible = 7 * max_depth + 4
 
     def parse(self, data: bytes) -> etree._Element:
         """Parse one message; raise ``XmlError`` with a short, safe reason on any problem."""
@@ -56,7 +60,7 @@ class HardenedParser:
         docinfo: Any = root.getroottree().docinfo
         if docinfo.doctype or docinfo.internalDTD is not None:
             raise XmlError("DOCTYPE declarations are not allowed")
-        if self._too_deep(root):
+        if len(data) >= self._deep_possible and self._too_deep(root):
             raise XmlError(f"XML nested deeper than {self.max_depth} levels")
         if _has_entity_reference(root):
             raise XmlError("entity references are not allowed")

@@ -1,0 +1,378 @@
+"""The cached read paths (get, get-config) never serve a stale reply, and the speed-ups of the
+hot path (reply cache, copy check, parser depth shortcut, write coalescing, idle timer) keep
+the protocol behaviour."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import Callable, Hashable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lxml import etree
+from ncclient import manager
+from server_helpers import NC, PA, RawSession, RunningServer, data_of, run_raw
+
+from agent.api import Registry, RpcContext, StateRequest
+from agent.config import ServerConfig
+from agent.datatree.copying import append_copy
+from agent.server.readcache import ReplyCache
+from agent.server.ssh import CoalescingTransport
+from agent.server.xmlparse import HardenedParser, XmlError
+
+NCM = "urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring"
+WD = "urn:ietf:params:xml:ns:yang:ietf-netconf-with-defaults"
+COUNTER_NS = "urn:test:counter"
+
+
+def _storage(m: manager.Manager, source: str) -> str | None:
+    data = data_of(m.get_config(source=source))
+    return data.findtext(f"{{{PA}}}product-analytics/{{{PA}}}storage")
+
+
+def _storage_config(value: str) -> str:
+    return (
+        f'<config xmlns="{NC}"><product-analytics xmlns="{PA}">'
+        f"<storage>{value}</storage></product-analytics></config>"
+    )
+
+
+def _hits(running: RunningServer) -> int:
+    return running.run(lambda: running.server.reply_cache.hits)
+
+
+def test_get_config_after_an_edit_sees_the_edit(
+    running: RunningServer, connect: Callable[..., manager.Manager]
+) -> None:
+    m = connect()
+    pa_filter = ("subtree", f'<product-analytics xmlns="{PA}"/>')
+    for _ in range(2):  # the second of each is served from the cache
+        assert _storage(m, "running") is None
+        assert data_of(m.get(filter=pa_filter)).find(f"{{{PA}}}product-analytics") is None
+    hits = _hits(running)
+    assert hits >= 2
+    m.edit_config(target="running", config=_storage_config("in-memory"))
+    assert _storage(m, "running") == "in-memory"
+    assert _storage(m, "candidate") == "in-memory"  # candidate follows running when clean
+    got = data_of(m.get(filter=pa_filter))
+    assert got.findtext(f"{{{PA}}}product-analytics/{{{PA}}}storage") == "in-memory"
+    # the candidate: an edit there shows in candidate only, a commit in running
+    m.edit_config(target="candidate", config=_storage_config("on-disk"))
+    assert _storage(m, "candidate") == "on-disk"
+    assert _storage(m, "running") == "in-memory"
+    m.commit()
+    assert _storage(m, "running") == "on-disk"
+    # startup: written by copy-config, deleted by delete-config
+    assert _storage(m, "startup") is None
+    m.copy_config(source="running", target="startup")
+    assert _storage(m, "startup") == "on-disk"
+    m.delete_config(target="startup")
+    assert _storage(m, "startup") is None
+    # another session sees the same, fresh content
+    assert _storage(connect(), "running") == "on-disk"
+
+
+def test_with_defaults_and_filters_are_part_of_the_key(
+    connect: Callable[..., manager.Manager],
+) -> None:
+    m = connect()
+    m.edit_config(target="running", config=_storage_config("in-memory"))
+
+    def get_config(extra: str) -> etree._Element:
+        reply: Any = m.dispatch(
+            etree.fromstring(
+                f'<get-config xmlns="{NC}"><source><running/></source>{extra}</get-config>'
+            )
+        )
+        return data_of(reply)
+
+    report_all = f'<with-defaults xmlns="{WD}">report-all</with-defaults>'
+    for _ in range(2):
+        plain = get_config("")
+        full = get_config(report_all)
+        assert len(list(full.iter())) > len(list(plain.iter()))
+        only_storage = get_config(
+            f'<filter><product-analytics xmlns="{PA}"><storage/></product-analytics></filter>'
+        )
+        leaves = [e for e in only_storage.iter() if len(e) == 0]
+        assert [etree.QName(e).localname for e in leaves] == ["storage"]
+
+
+def test_changing_monitoring_state_is_never_served_from_the_cache(
+    running: RunningServer, connect: Callable[..., manager.Manager]
+) -> None:
+    m = connect()
+    stats = ("subtree", f'<netconf-state xmlns="{NCM}"><statistics/></netconf-state>')
+    counts = [
+        int(data_of(m.get(filter=stats)).findtext(f".//{{{NCM}}}in-rpcs") or "0") for _ in range(3)
+    ]
+    assert counts[0] < counts[1] < counts[2]
+    sessions = ("subtree", f'<netconf-state xmlns="{NCM}"><sessions/></netconf-state>')
+    before = len(data_of(m.get(filter=sessions)).findall(f".//{{{NCM}}}session"))
+    other = connect()
+    after = len(data_of(m.get(filter=sessions)).findall(f".//{{{NCM}}}session"))
+    assert after == before + 1
+    other.close_session()
+    locks = ("subtree", f'<netconf-state xmlns="{NCM}"><datastores/></netconf-state>')
+    assert data_of(m.get(filter=locks)).find(f".//{{{NCM}}}global-lock") is None
+    m.lock(target="running")
+    assert data_of(m.get(filter=locks)).find(f".//{{{NCM}}}global-lock") is not None
+    m.unlock(target="running")
+    assert data_of(m.get(filter=locks)).find(f".//{{{NCM}}}global-lock") is None
+
+
+def test_schemas_are_served_from_the_cache_unchanged(
+    running: RunningServer, connect: Callable[..., manager.Manager]
+) -> None:
+    m = connect()
+    schemas = ("subtree", f'<netconf-state xmlns="{NCM}"><schemas/></netconf-state>')
+    first = m.get(filter=schemas).xml
+    hits = _hits(running)
+    second = m.get(filter=schemas).xml
+    assert _hits(running) == hits + 1
+    # same body (the message-id differs)
+    assert first.split("<data", 1)[1] == second.split("<data", 1)[1]
+    assert "<schema>" in first or ":schema>" in first
+
+
+class _Counter:
+    """A state provider whose value changes when ``value`` changes; it vouches for its state
+    only when ``vouch`` is set."""
+
+    namespace = COUNTER_NS
+    name = "counter"
+
+    def __init__(self) -> None:
+        self.value = 0
+        self.vouch = True
+        self.calls = 0
+
+    def state_token(self, request: StateRequest) -> Hashable | None:
+        return ("counter", self.value) if self.vouch else None
+
+    def get_state(self, request: StateRequest) -> etree._Element | None:
+        self.calls += 1
+        element = etree.Element(f"{{{COUNTER_NS}}}counter", nsmap={None: COUNTER_NS})  # type: ignore[dict-item]
+        etree.SubElement(element, f"{{{COUNTER_NS}}}value").text = str(self.value)
+        return element
+
+
+class _Unvouched:
+    """A provider without ``state_token``: its state is read at every get."""
+
+    namespace = "urn:test:clock"
+    name = "clock"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def get_state(self, request: StateRequest) -> etree._Element | None:
+        self.calls += 1
+        element = etree.Element("{urn:test:clock}clock", nsmap={None: "urn:test:clock"})  # type: ignore[dict-item]
+        element.text = str(self.calls)
+        return element
+
+
+def test_provider_state_is_cached_only_while_the_provider_vouches_for_it(
+    tmp_path: Path,
+) -> None:
+    counter, clock = _Counter(), _Unvouched()
+    registry = Registry()
+    registry.add_state_provider(counter)
+    registry.add_state_provider(clock)
+    server = RunningServer(tmp_path / "s", registry=registry)
+    try:
+        m = server.connect()
+        only_counter = ("subtree", f'<counter xmlns="{COUNTER_NS}"/>')
+
+        def value() -> str | None:
+            return data_of(m.get(filter=only_counter)).findtext(f".//{{{COUNTER_NS}}}value")
+
+        assert value() == "0"
+        assert value() == "0"
+        assert server.run(lambda: counter.calls) == 1  # the second came from the cache
+        server.run(lambda: setattr(counter, "value", 7))
+        assert value() == "7"  # a new token: read again
+        server.run(lambda: setattr(counter, "vouch", False))
+        assert value() == "7"
+        assert value() == "7"
+        assert server.run(lambda: counter.calls) == 4  # no token: read at every get
+        # a get that selects a provider without state_token is never cached
+        texts = [data_of(m.get()).findtext("{urn:test:clock}clock") for _ in range(3)]
+        assert texts == ["1", "2", "3"]
+        m.close_session()
+    finally:
+        server.stop()
+
+
+def test_reply_cache_evicts_least_recently_used() -> None:
+    cache = ReplyCache(max_entries=2, max_bytes=100)
+    cache.put("a", b"1" * 10)
+    cache.put("b", b"2" * 10)
+    assert cache.get("a") == b"1" * 10  # a is now the most recent
+    cache.put("c", b"3" * 10)
+    assert cache.get("b") is None and cache.get("a") is not None and cache.get("c") is not None
+    cache.put("big", b"x" * 26)  # over a quarter of the byte budget: not kept
+    assert cache.get("big") is None
+    cache.put("d", b"4" * 25)
+    cache.put("e", b"5" * 25)
+    assert len(cache) == 2
+    cache.put("f", b"6" * 25)
+    cache.put("g", b"7" * 25)
+    cache.put("h", b"8" * 25)
+    assert len(cache) <= 2 and cache.get("h") == b"8" * 25
+    cache.clear()
+    assert len(cache) == 0
+
+
+# -- copying ----------------------------------------------------------------------------
+
+
+def _leaf_namespace(root: etree._Element, tag: str) -> tuple[str | None, str | None]:
+    leaf = root.find(f".//{tag}")
+    assert leaf is not None
+    prefix = (leaf.text or "").partition(":")[0]
+    return prefix, leaf.nsmap.get(prefix)
+
+
+def test_copy_keeps_a_prefix_declared_on_the_top_when_the_parent_has_its_namespace() -> None:
+    # lxml drops the top's xmlns:y on append (the parent declares urn:a as x already)
+    parent = etree.Element("{urn:p}data", nsmap={"x": "urn:a"})  # type: ignore[dict-item]
+    node = etree.fromstring('<t xmlns="urn:t" xmlns:y="urn:a"><leaf>y:value</leaf></t>')
+    append_copy(parent, node)
+    assert _leaf_namespace(parent, "{urn:t}leaf") == ("y", "urn:a")
+
+
+def test_copy_keeps_a_prefix_declared_on_an_ancestor_only() -> None:
+    doc = etree.fromstring('<r xmlns:y="urn:a"><t xmlns="urn:t"><leaf>y:value</leaf></t></r>')
+    parent = etree.Element("{urn:p}data")
+    append_copy(parent, doc[0])
+    assert _leaf_namespace(parent, "{urn:t}leaf") == ("y", "urn:a")
+
+
+def test_copy_keeps_a_shadowing_declaration_below_the_top() -> None:
+    # y means urn:a on the top and urn:b below it; the parent declares urn:b as y too
+    parent = etree.Element("{urn:p}data", nsmap={"y": "urn:b"})  # type: ignore[dict-item]
+    node = etree.fromstring(
+        '<t xmlns="urn:t" xmlns:y="urn:a"><a>y:one</a>'
+        '<inner xmlns:y="urn:b"><b>y:two</b></inner></t>'
+    )
+    append_copy(parent, node)
+    assert _leaf_namespace(parent, "{urn:t}a") == ("y", "urn:a")
+    assert _leaf_namespace(parent, "{urn:t}b") == ("y", "urn:b")
+
+
+def test_copy_of_a_subtree_without_prefixed_values_is_exact() -> None:
+    node = etree.fromstring(
+        '<schemas xmlns="urn:m">'
+        + "".join(
+            f"<schema><identifier>m{i}</identifier><namespace>urn:x:m{i}</namespace></schema>"
+            for i in range(40)
+        )
+        + "</schemas>"
+    )
+    parent = etree.Element("{urn:p}data", nsmap={None: "urn:p"})  # type: ignore[dict-item]
+    clone = append_copy(parent, node)
+    assert [(e.tag, e.text, e.nsmap) for e in clone.iter()] == [
+        (e.tag, e.text, e.nsmap) for e in node.iter()
+    ]
+
+
+# -- parser depth shortcut --------------------------------------------------------------
+
+
+def test_the_shortest_too_deep_message_is_refused() -> None:
+    parser = HardenedParser(1_000_000, max_depth=10)
+    shortest = b"<a>" * 10 + b"<a/>" + b"</a>" * 10  # 11 levels in the fewest bytes
+    with pytest.raises(XmlError):
+        parser.parse(shortest)
+    parser.parse(b"<a>" * 9 + b"<a/>" + b"</a>" * 9)  # 10 levels is fine
+    utf16 = ('<?xml version="1.0" encoding="UTF-16"?>' + "<a>" * 11 + "</a>" * 11).encode("utf-16")
+    with pytest.raises(XmlError):
+        parser.parse(utf16)
+
+
+# -- write coalescing -------------------------------------------------------------------
+
+
+def test_coalescing_transport_keeps_order_and_batches() -> None:
+    async def scenario() -> bytes:
+        left, right = socket.socketpair()
+        loop = asyncio.get_running_loop()
+        transport, _ = await loop.create_connection(asyncio.Protocol, sock=left)
+        assert isinstance(transport, asyncio.Transport)
+        wrapped = CoalescingTransport(transport)
+        wrapped.write(b"1")
+        with wrapped.batch():
+            wrapped.write(b"2")
+            with wrapped.batch():  # nested: the outer batch writes
+                wrapped.write(b"3")
+            wrapped.write(b"4")
+        wrapped.write(b"5")
+        assert wrapped.get_extra_info("socket") is not None  # passes through
+        await asyncio.sleep(0)
+        right.setblocking(False)
+        received = b""
+        deadline = time.monotonic() + 5
+        while len(received) < 5 and time.monotonic() < deadline:
+            try:
+                received += right.recv(100)
+            except BlockingIOError:
+                await asyncio.sleep(0.01)
+        wrapped.close()
+        right.close()
+        return received
+
+    assert asyncio.run(scenario()) == b"12345"
+
+
+# -- idle timeout -----------------------------------------------------------------------
+
+
+def test_a_slow_rpc_is_not_cut_by_the_idle_timeout(tmp_path: Path) -> None:
+    registry = Registry()
+
+    async def slow(context: RpcContext, op: etree._Element) -> list[etree._Element]:
+        await asyncio.sleep(0.6)
+        return []
+
+    registry.add_rpc("urn:test:slow", "slow", slow)
+    config = ServerConfig(host="127.0.0.1", port=0, idle_timeout=0.3)
+    server = RunningServer(tmp_path / "s", config=config, registry=registry)
+    try:
+
+        async def scenario(raw: RawSession) -> tuple[bool, bool]:
+            await raw.hello()
+            reply = await raw.rpc('<slow xmlns="urn:test:slow"/>')
+            ok = reply.find(f"{{{NC}}}ok") is not None
+            await asyncio.sleep(0.1)  # idle, but less than the timeout: still served
+            again = await raw.rpc('<slow xmlns="urn:test:slow"/>', message_id="2")
+            ok = ok and again.find(f"{{{NC}}}ok") is not None
+            return ok, await raw.closed()  # then idle: closed after the timeout
+
+        assert run_raw(server.port, scenario) == (True, True)
+    finally:
+        server.stop()
+
+
+def test_filters_that_differ_only_in_prefix_bindings_are_not_confused(
+    connect: Callable[..., manager.Manager],
+) -> None:
+    m = connect()
+    m.edit_config(target="running", config=_storage_config("in-memory"))
+
+    def get(namespace: str) -> etree._Element:
+        reply: Any = m.dispatch(
+            etree.fromstring(
+                f'<get xmlns="{NC}"><filter type="xpath" xmlns:p="{namespace}" '
+                'select="/p:product-analytics/p:storage"/></get>'
+            )
+        )
+        return data_of(reply)
+
+    for _ in range(2):
+        assert get(PA).findtext(f".//{{{PA}}}storage") == "in-memory"
+        assert len(get("urn:test:other")) == 0
