@@ -86,6 +86,11 @@ class StateProvider(Protocol):
     (``namespace``, ``name``).  It returns that top-level element, containing only state
     (config false) nodes; the server merges it with the running configuration.  Return None
     when there is no state to show.
+
+    Optionally a provider may also define ``state_token(request) -> Hashable | None``: a
+    value that is equal whenever ``get_state(request)`` would return equal data (None: do
+    not cache).  The server then reuses a serialised reply while the token is unchanged;
+    providers without the method are asked on every ``get``.
     """
 
     namespace: str
