@@ -46,6 +46,10 @@ class EngineConfig:
     policy: str = "host"  # shipped policy name or path of a policy file (its .sig beside it)
     source: str = "host"  # host | snapshot:DIR | netconf://USER@HOST:PORT
     trusted_keys: list[str] = field(default_factory=list)  # extra PEM public keys (paths)
+    # The project key's private half is public (it signs the shipped policies in the open
+    # repository), so by default it never authorizes a policy that arrives by install-policy:
+    # only trusted_keys do.  Set true for demonstrations and tests only.
+    install_with_project_key: bool = False
     grace_period: float = 7 * 24 * 3600.0  # seconds, in agent time (see --time-scale)
 
 

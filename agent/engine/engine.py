@@ -157,6 +157,11 @@ class Engine:
         self.stats = Statistics(clock)
         self.events = EventHistory(clock)
         self.trusted_keys = self._load_keys()
+        # keys that may authorize install-policy (and the installed policy at boot): the
+        # operator's own, not the project key, whose private half is public
+        self.install_keys = (
+            self.trusted_keys if config.install_with_project_key else self.operator_keys
+        )
         self.policy_info = self._load_boot_policy()
         self.store: Store | None = None
         self.subscriber: Subscriber | None = None
@@ -171,25 +176,31 @@ class Engine:
     # --- policy ---------------------------------------------------------------------------
 
     def _load_keys(self) -> list[TrustedKey]:
-        keys = load_trusted_keys()
+        self.operator_keys: list[TrustedKey] = []
         for path in self.config.trusted_keys:
             try:
-                keys.append(load_public_key(Path(path)))
+                self.operator_keys.append(load_public_key(Path(path)))
             except PolicyError as exc:
                 log.error("%%PA-3-KEY_REJECTED: %s", exc)
                 self.events.add(Event.POLICY_REJECTED, 1, str(exc))
-        return keys
+        return load_trusted_keys() + self.operator_keys
 
     def _load_boot_policy(self) -> PolicyInfo:
         now = self.clock.time()
         installed = self.state_dir / INSTALLED_POLICY
         if installed.exists():
             try:
-                info = load_policy_file(installed, self.trusted_keys, now)
+                info = load_policy_file(installed, self.install_keys, now)
             except PolicyError as exc:
                 self._reject(str(exc), str(installed))
             else:
                 self._accept(info)
+                log.warning(
+                    "%%PA-4-POLICY_OVERRIDE: using the policy installed by install-policy (%s), "
+                    "not --policy %s; delete that file to go back",
+                    installed,
+                    self.config.policy,
+                )
                 return info
         path = resolve_policy_path(self.config.policy)
         try:
@@ -385,7 +396,7 @@ class Engine:
         # the signature covers their UTF-8 encoding.
         data = (request.find(NS + "policy").text or "").encode()  # type: ignore[union-attr]
         try:
-            policy = verify_policy_bytes(data, signature, self.trusted_keys)
+            policy = verify_policy_bytes(data, signature, self.install_keys)
         except PolicyError as exc:
             self._reject(str(exc), None)
             self.policy_info = _with_rejection(self.policy_info, str(exc))

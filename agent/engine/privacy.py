@@ -73,7 +73,11 @@ _IPV6_CANDIDATE = re.compile(r"[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*")
 _MAC = re.compile(
     r"(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}(?![0-9A-Fa-f])"
     r"|(?<![0-9A-Fa-f.])[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}(?![0-9A-Fa-f.])"
+    # The bare form (aabbccddeeff) is not matched: twelve hex digits are also what many
+    # serial numbers look like (EC2045000123), and serials are allowed in a report.
 )
+# an IPv4 address written with dashes (10-1-1-1), as in generated interface or host names
+_IPV4_DASHED = re.compile(r"(?<!\d)(?<!\d-)(\d{1,3})-(\d{1,3})-(\d{1,3})-(\d{1,3})(?!-?\d)")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _URL = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://|\bwww\.", re.IGNORECASE)
 _FQDN = re.compile(
@@ -99,9 +103,10 @@ class Violation:
 
 def pattern_violation(text: str) -> Violation | None:
     """The first identifying pattern found in ``text``, if any."""
-    for match in _IPV4.finditer(text):
-        if all(int(part) <= 255 for part in match.groups()):
-            return Violation("IPv4 address", text)
+    for pattern in (_IPV4, _IPV4_DASHED):
+        for match in pattern.finditer(text):
+            if all(int(part) <= 255 for part in match.groups()):
+                return Violation("IPv4 address", text)
     for match in _IPV6_CANDIDATE.finditer(text):
         candidate = match.group(0).strip(".:") if match.group(0) != "::" else "::"
         for form in (match.group(0), candidate):

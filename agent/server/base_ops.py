@@ -44,8 +44,19 @@ def _only_params(op: etree._Element, allowed: set[str]) -> None:
         if not isinstance(child.tag, str):
             continue
         qname = etree.QName(child)
-        if qname.namespace == WD_NS and "with-defaults" in allowed:
-            continue
+        if qname.namespace == WD_NS and qname.localname == "with-defaults":
+            if "with-defaults" in allowed:
+                continue
+            raise errors.unknown_element(
+                qname.localname,
+                f"<{etree.QName(op).localname}> has no parameter <with-defaults>",
+            )
+        if qname.localname == "with-defaults":
+            # RFC 6243 §4.5: the parameter is in the ietf-netconf-with-defaults namespace
+            raise errors.unknown_element(
+                qname.localname,
+                f"<with-defaults> must be in the namespace {WD_NS}",
+            )
         if qname.namespace != NETCONF_BASE_NS:
             raise errors.unknown_namespace(qname.localname, qname.namespace or "")
         if qname.localname not in allowed:

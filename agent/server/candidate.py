@@ -105,7 +105,7 @@ async def op_commit(ctx: OpContext, op: etree._Element) -> list[etree._Element]:
             raise errors.invalid_value(
                 f"confirm-timeout must be 1..4294967295 seconds, not {text!r}",
                 type="protocol",
-                path="/nc:commit/nc:confirm-timeout",
+                path="/nc:rpc/nc:commit/nc:confirm-timeout",
                 path_ns={"nc": NETCONF_BASE_NS},
             )
         timeout = int(text)

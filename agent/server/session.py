@@ -167,6 +167,9 @@ class NetconfSession:
                 reply = await self.handle_message(message)
                 if reply is not None:
                     await self._send(reply)
+                # A client that pipelines many RPCs has them all buffered already, and
+                # nothing above would yield to the loop: let the other sessions run.
+                await asyncio.sleep(0)
             clean = True
         except SessionClosed as exc:
             log.debug("session %d: %s", self.session_id, exc)
@@ -276,17 +279,21 @@ class NetconfSession:
             return self._error_reply(
                 rpc, [errors.operation_failed("internal error while handling the operation")]
             )
-        reply = self._reply_element(rpc)
         if not children:
+            reply = self._reply_element(rpc)
             etree.SubElement(reply, _NC + "ok")
             return etree.tostring(reply, encoding="UTF-8", xml_declaration=True)
-        # the children are serialised in place (see serialize_child), not moved into <reply>
-        head = etree.tostring(reply, encoding="UTF-8", xml_declaration=True)
+        return self._wrap_reply(
+            rpc, [c if isinstance(c, bytes) else serialize_child(c) for c in children]
+        )
+
+    def _wrap_reply(self, rpc: etree._Element | None, bodies: list[bytes]) -> bytes:
+        """``<rpc-reply>`` around children already serialised in place (see
+        serialize_child): moving them under the reply would let lxml drop namespace
+        declarations that values need (identityrefs, error-path prefixes)."""
+        head = etree.tostring(self._reply_element(rpc), encoding="UTF-8", xml_declaration=True)
         assert head.endswith(b"/>")
-        parts = [head[:-2], b">"]
-        parts.extend(c if isinstance(c, bytes) else serialize_child(c) for c in children)
-        parts.append(b"</rpc-reply>")
-        return b"".join(parts)
+        return b"".join([head[:-2], b">", *bodies, b"</rpc-reply>"])
 
     # -- replies ---------------------------------------------------------------------
 
@@ -315,13 +322,10 @@ class NetconfSession:
         return reply
 
     def _error_reply(self, rpc: etree._Element | None, errs: list[RpcError]) -> bytes:
-        reply = self._reply_element(rpc)
-        for error in errs:
-            reply.append(rpc_error_element(error))
         if any(e.severity == "error" for e in errs):
             self.out_rpc_errors += 1
             self.server.stats.out_rpc_errors += 1
-        return etree.tostring(reply, encoding="UTF-8", xml_declaration=True)
+        return self._wrap_reply(rpc, [serialize_child(rpc_error_element(e)) for e in errs])
 
     # -- control from other sessions ------------------------------------------------
 

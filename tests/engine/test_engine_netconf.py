@@ -325,3 +325,24 @@ def test_builtin_policy_after_a_bad_signature(tmp_path: Path, signer: PolicySign
         assert ("CRASH", "crash with builtin policy") in events
     finally:
         agent.close()
+
+
+def test_project_key_does_not_authorize_install_policy(agent: Agent) -> None:
+    """The project key's private half is in the open repository: a policy it signs may be
+    shipped, but never installed over NETCONF unless the operator opts in."""
+    import base64
+    import json
+
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    repo = Path(__file__).resolve().parents[2]
+    key = load_pem_private_key(
+        (repo / "tools" / "keys" / "project-policy-ed25519.pem").read_bytes(), password=None
+    )
+    data = json.dumps(minimal_policy(**{"policy-version": "rogue"})).encode()
+    signature = base64.b64encode(key.sign(data)).decode()  # type: ignore[call-arg,union-attr]
+    with pytest.raises(RPCError) as info:
+        _install(agent, data, signature)
+    assert info.value.tag == "invalid-value"
+    assert "does not verify" in str(info.value)
+    assert agent.text("pa:policy/pa:policy-version") == "test-1"

@@ -33,6 +33,8 @@ def test_seed_values_pass(value: str) -> None:
         ("switch7.plant.example.com", "host name"),
         ("core.example", "host name"),
         ("link to the packing hall", "free text"),
+        ("10-1-1-1", "IPv4 address"),
+        ("ip-192-168-0-10", "IPv4 address"),
     ],
 )
 def test_identifying_patterns_are_found(text: str, rule: str) -> None:
@@ -56,6 +58,9 @@ def test_identifying_patterns_are_found(text: str, rule: str) -> None:
         "fq_codel",
         "multi-domain",
         "Gigabit Ethernet",
+        "2025-05-20",
+        "1-2-3",
+        "EC2045000123",  # a serial number: bare twelve hex digits are not taken for a MAC
     ],
 )
 def test_vocabulary_passes_the_patterns(text: str) -> None:

@@ -1,0 +1,56 @@
+"""Replies are well-formed for every reader: prefixes in error-path resolve, and
+with-defaults must be in its own namespace."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from server_helpers import NC, RawSession, RunningServer, error_tags, run_raw
+
+WD = "urn:ietf:params:xml:ns:yang:ietf-netconf-with-defaults"
+_PREFIX = re.compile(r"([A-Za-z_][\w.-]*):")
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> RunningServer:
+    running = RunningServer(tmp_path / "state")
+    yield running  # type: ignore[misc]
+    running.stop()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "<get-config><source><foo/></source></get-config>",
+        "<edit-config><target><running/></target><default-operation>sideways"
+        "</default-operation><config/></edit-config>",
+        "<commit><confirmed/><confirm-timeout>0</confirm-timeout></commit>",
+    ],
+)
+def test_error_path_prefixes_resolve(server: RunningServer, body: str) -> None:
+    async def scenario(raw: RawSession) -> None:
+        await raw.hello()
+        reply = await raw.rpc(body)
+        paths = list(reply.iter(f"{{{NC}}}error-path"))
+        assert paths, error_tags(reply)
+        for path in paths:
+            for prefix in _PREFIX.findall(path.text or ""):
+                assert prefix in path.nsmap, (prefix, path.text, path.nsmap)
+        # the session goes on
+        ok = await raw.rpc("<get-config><source><running/></source></get-config>", "2")
+        assert error_tags(ok) == []
+
+    run_raw(server.port, scenario)
+
+
+def test_with_defaults_in_the_base_namespace_is_an_error(server: RunningServer) -> None:
+    async def scenario(raw: RawSession) -> None:
+        await raw.hello()
+        reply = await raw.rpc("<get><with-defaults>trim</with-defaults></get>")
+        assert error_tags(reply) == ["unknown-element"]
+        good = await raw.rpc(f'<get><with-defaults xmlns="{WD}">trim</with-defaults></get>', "2")
+        assert error_tags(good) == []
+
+    run_raw(server.port, scenario)
