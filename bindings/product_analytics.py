@@ -1675,7 +1675,7 @@ class yc_kpi_product_analytics__product_analytics_reports_report_kpi(PybindBase)
   YANG Description: One KPI of the report, as in 'show product-analytics kpi
 report'.
   """
-  __slots__ = ('_path_helper', '_extmethods', '__name','__computed_at','__value',)
+  __slots__ = ('_path_helper', '_extmethods', '__name','__category','__computed_at','__value',)
 
   _yang_name = 'kpi'
   _yang_namespace = 'urn:product-analytics:yang:product-analytics'
@@ -1688,6 +1688,7 @@ report'.
 
     self._extmethods = False
     self.__name = YANGDynClass(base=str, is_leaf=True, yang_name="name", parent=self, path_helper=self._path_helper, extmethods=self._extmethods, register_paths=True, is_keyval=True, namespace='urn:product-analytics:yang:product-analytics', defining_module='product-analytics', yang_type='string', is_config=False)
+    self.__category = YANGDynClass(base=RestrictedClassType(base_type=str,                                     restriction_type="dict_key",                                     restriction_arg={'feature': {}, 'serviceability': {}},), is_leaf=True, yang_name="category", parent=self, path_helper=self._path_helper, extmethods=self._extmethods, register_paths=True, namespace='urn:product-analytics:yang:product-analytics', defining_module='product-analytics', yang_type='enumeration', is_config=False)
     self.__computed_at = YANGDynClass(base=RestrictedClassType(base_type=str, restriction_dict={'pattern': '\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|[\\+\\-]\\d{2}:\\d{2})'}), is_leaf=True, yang_name="computed-at", parent=self, path_helper=self._path_helper, extmethods=self._extmethods, register_paths=True, namespace='urn:product-analytics:yang:product-analytics', defining_module='product-analytics', yang_type='yang:date-and-time', is_config=False)
     self.__value = YANGDynClass(base=str, is_leaf=True, yang_name="value", parent=self, path_helper=self._path_helper, extmethods=self._extmethods, register_paths=True, namespace='urn:product-analytics:yang:product-analytics', defining_module='product-analytics', yang_type='string', is_config=False)
 
@@ -1758,6 +1759,43 @@ report'.
 
   def _unset_name(self):
     self.__name = YANGDynClass(base=str, is_leaf=True, yang_name="name", parent=self, path_helper=self._path_helper, extmethods=self._extmethods, register_paths=True, is_keyval=True, namespace='urn:product-analytics:yang:product-analytics', defining_module='product-analytics', yang_type='string', is_config=False)
+
+
+  def _get_category(self):
+    """
+    Getter method for category, mapped from YANG variable /product_analytics/reports/report/kpi/category (enumeration)
+
+    YANG Description: What kind of value this is, from the policy.
+    """
+    return self.__category
+      
+  def _set_category(self, v, load=False):
+    """
+    Setter method for category, mapped from YANG variable /product_analytics/reports/report/kpi/category (enumeration)
+    If this variable is read-only (config: false) in the
+    source YANG file, then _set_category is considered as a private
+    method. Backends looking to populate this variable should
+    do so via calling thisObj._set_category() directly.
+
+    YANG Description: What kind of value this is, from the policy.
+    """
+    if hasattr(v, "_utype"):
+      v = v._utype(v)
+    try:
+      t = YANGDynClass(v,base=RestrictedClassType(base_type=str,                                     restriction_type="dict_key",                                     restriction_arg={'feature': {}, 'serviceability': {}},), is_leaf=True, yang_name="category", parent=self, path_helper=self._path_helper, extmethods=self._extmethods, register_paths=True, namespace='urn:product-analytics:yang:product-analytics', defining_module='product-analytics', yang_type='enumeration', is_config=False)
+    except (TypeError, ValueError):
+      raise ValueError({
+          'error-string': """category must be of a type compatible with enumeration""",
+          'defined-type': "product-analytics:enumeration",
+          'generated-type': """YANGDynClass(base=RestrictedClassType(base_type=str,                                     restriction_type="dict_key",                                     restriction_arg={'feature': {}, 'serviceability': {}},), is_leaf=True, yang_name="category", parent=self, path_helper=self._path_helper, extmethods=self._extmethods, register_paths=True, namespace='urn:product-analytics:yang:product-analytics', defining_module='product-analytics', yang_type='enumeration', is_config=False)""",
+        })
+
+    self.__category = t
+    if hasattr(self, '_set'):
+      self._set()
+
+  def _unset_category(self):
+    self.__category = YANGDynClass(base=RestrictedClassType(base_type=str,                                     restriction_type="dict_key",                                     restriction_arg={'feature': {}, 'serviceability': {}},), is_leaf=True, yang_name="category", parent=self, path_helper=self._path_helper, extmethods=self._extmethods, register_paths=True, namespace='urn:product-analytics:yang:product-analytics', defining_module='product-analytics', yang_type='enumeration', is_config=False)
 
 
   def _get_computed_at(self):
@@ -1834,11 +1872,12 @@ report'.
     self.__value = YANGDynClass(base=str, is_leaf=True, yang_name="value", parent=self, path_helper=self._path_helper, extmethods=self._extmethods, register_paths=True, namespace='urn:product-analytics:yang:product-analytics', defining_module='product-analytics', yang_type='string', is_config=False)
 
   name = __builtin__.property(_get_name)
+  category = __builtin__.property(_get_category)
   computed_at = __builtin__.property(_get_computed_at)
   value = __builtin__.property(_get_value)
 
 
-  _pyangbind_elements = OrderedDict([('name', name), ('computed_at', computed_at), ('value', value), ])
+  _pyangbind_elements = OrderedDict([('name', name), ('category', category), ('computed_at', computed_at), ('value', value), ])
 
 
 class yc_report_product_analytics__product_analytics_reports_report(PybindBase):

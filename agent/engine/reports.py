@@ -139,7 +139,12 @@ class ReportBuilder:
                 for name in self._channels()
             ],
             "kpis": [
-                {"name": r.name, "computed-at": r.computed_at, "value": r.value}
+                {
+                    "name": r.name,
+                    "category": r.category,
+                    "computed-at": r.computed_at,
+                    "value": r.value,
+                }
                 for r in results
                 if r.value is not None
             ],
@@ -311,6 +316,8 @@ def report_binding(document: dict[str, Any]) -> Any:
         entry._set_context(event["context"])
     for kpi in document["kpis"]:
         entry = report.kpi.add(kpi["name"])
+        # reports stored before the category existed are all feature KPIs
+        entry._set_category(kpi.get("category", "feature"))
         entry._set_computed_at(date_and_time(kpi["computed-at"]))
         entry._set_value(kpi["value"])
     return report

@@ -123,6 +123,7 @@ def test_reports_are_immutable(tmp_path: Path) -> None:
     assert engine.store.reports()[report_id] == stored
     assert json.loads(stored)["kpis"][0] == {
         "name": "ospf",
+        "category": "feature",
         "computed-at": SEED_PERIOD_END,
         "value": '[{"enabled":"false"}]',
     }
