@@ -9,11 +9,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import time
 
 from agent.api import Registry
 from agent.config import AgentConfig, ConfigError
 from agent.engine.clock import ScaledClock
 from agent.engine.engine import Engine
+from agent.fileutil import write_atomically
 from agent.server import NetconfServer
 from agent.sources import SourceError, SourceSpecError, open_source
 
@@ -24,7 +26,7 @@ async def serve(config: AgentConfig) -> None:
     """Run the agent until SIGINT or SIGTERM."""
     # collected data, reports, users and the host key live here: private to the agent
     config.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    clock = ScaledClock(config.time_scale)
+    clock = _scaled_clock(config)
     try:
         source = open_source(config.engine.source, state_dir=config.state_dir)
     except (SourceSpecError, SourceError) as exc:
@@ -52,5 +54,26 @@ async def serve(config: AgentConfig) -> None:
         await stop.wait()
     finally:
         await engine.stop()
+        _save_agent_time(config, clock)
         await server.close()
         await source.close()
+
+
+# A sped-up clock starts from real "now" on every start; without this file a restart would
+# send agent time back (reports, period starts and grace ends already stored lie ahead).
+_AGENT_TIME_FILE = "agent-time"
+
+
+def _scaled_clock(config: AgentConfig) -> ScaledClock:
+    if config.time_scale == 1.0:
+        return ScaledClock()
+    try:
+        saved = float((config.state_dir / _AGENT_TIME_FILE).read_text())
+    except (OSError, ValueError):
+        saved = 0.0
+    return ScaledClock(config.time_scale, start=max(time.time(), saved))
+
+
+def _save_agent_time(config: AgentConfig, clock: ScaledClock) -> None:
+    if config.time_scale != 1.0:
+        write_atomically(config.state_dir / _AGENT_TIME_FILE, f"{clock.time():.3f}\n".encode())

@@ -27,13 +27,17 @@ class Clock(Protocol):
 
 
 class ScaledClock:
-    """Real time, optionally sped up: agent time = start + (real elapsed) * scale."""
+    """Real time, optionally sped up: agent time = start + (real elapsed) * scale.
 
-    def __init__(self, scale: float = 1.0) -> None:
+    ``start`` (default: now) lets a sped-up agent resume from the agent time it had reached
+    before a restart, so that its timestamps never go back.
+    """
+
+    def __init__(self, scale: float = 1.0, start: float | None = None) -> None:
         if scale <= 0:
             raise ValueError("time scale must be greater than 0")
         self.scale = scale
-        self._wall0 = time.time()
+        self._wall0 = time.time() if start is None else start
         self._mono0 = time.monotonic()
 
     def monotonic(self) -> float:
