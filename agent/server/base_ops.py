@@ -24,7 +24,7 @@ from agent.schema import Schema
 from agent.server import errors
 from agent.server.datastores import DATA_TAG, Datastore, Lock, empty_data
 from agent.server.dispatch import Dispatcher, OpContext, serialize_child
-from agent.server.edit import DEFAULT_OPERATIONS, Editor
+from agent.server.edit import DEFAULT_OPERATIONS, Editor, settle_default_attributes
 from agent.server.errors import RpcErrors
 from agent.server.readcache import parameter_key
 from agent.server.with_defaults import WD_NS, apply_with_defaults, parse_with_defaults
@@ -381,6 +381,8 @@ async def op_copy_config(ctx: OpContext, op: etree._Element) -> list[etree._Elem
         for element in inline:
             if isinstance(element.tag, str):
                 new_root.append(copy.deepcopy(element))
+        # RFC 6243 §4.5.2: leaves tagged wd:default="true" are not explicit configuration
+        settle_default_attributes(server.schema, new_root)
         source = None
     else:
         source = _datastore_name(op, "source", ("running", "candidate", "startup"))
@@ -498,6 +500,7 @@ async def op_validate(ctx: OpContext, op: etree._Element) -> list[etree._Element
         for element in inline:
             if isinstance(element.tag, str):
                 root.append(copy.deepcopy(element))
+        settle_default_attributes(server.schema, root)
     else:
         name = _datastore_name(op, "source", ("running", "candidate", "startup"))
         root = server.datastores.get(name).root

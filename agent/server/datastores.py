@@ -3,7 +3,8 @@
 A datastore is a plain lxml tree: a ``<data>`` element (base namespace) whose children are the
 top-level nodes of each module.  Edits are made on a copy and swapped in whole, so a failed
 edit never leaves a half-changed datastore.  ``startup`` is also a file in the state
-directory, written atomically (temp file, fsync, rename), and the agent boots from it.
+directory, written atomically (temp file, fsync, rename), and the agent boots from it once
+the server has validated it like an edit of running (an invalid one is moved aside).
 """
 
 from __future__ import annotations
@@ -118,6 +119,26 @@ class Datastores:
             log.error("startup configuration %s has root %s; ignored", self.startup_path, root.tag)
             return empty_data()
         return root
+
+    def reject_startup(self, problem: str) -> None:
+        """Startup (already loaded) is not a valid configuration: keep the file aside as
+        ``startup.xml.invalid-<time>`` and boot with empty startup, running and candidate, so
+        a bad file is never served as running and is not lost either."""
+        rejected = self.startup_path.with_name(f"{STARTUP_FILE}.invalid-{int(time.time())}")
+        try:
+            self.startup_path.rename(rejected)
+        except FileNotFoundError:
+            rejected = self.startup_path
+        log.error(
+            "startup configuration %s is not valid (%s); moved to %s, starting with an empty "
+            "configuration",
+            self.startup_path,
+            problem,
+            rejected,
+        )
+        for store in self.all():
+            store.replace(empty_data())
+        self.candidate_dirty = False
 
     def write_startup(self, root: etree._Element) -> None:
         """Replace startup with ``root`` and write the file atomically."""

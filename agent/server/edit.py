@@ -5,13 +5,16 @@ attributes (merge, replace, create, delete, remove) and the default operation (m
 replace, none).  It needs the schema to match list entries by key and leaf-list entries by
 value and to check leaf values; datastore-wide rules (mandatory nodes, pyangbind typing of
 our module) are checked afterwards by ``validation``.  The ``insert`` attribute of
-ordered-by-user lists is not supported: new entries are appended.
+ordered-by-user lists is accepted but not supported: new entries are appended.  A leaf tagged
+``wd:default="true"`` (RFC 6243 §4.5.2) is set to its default, i.e. removed; any other
+attribute on a data node is ``unknown-attribute``.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
+from typing import Any
 
 from lxml import etree
 
@@ -20,6 +23,12 @@ from agent.schema import Schema, SchemaNode, split_tag
 from agent.server import errors
 
 OPERATION_ATTR = f"{{{NETCONF_BASE_NS}}}operation"
+# RFC 6243 §4.5.2: with report-all-tagged, edits may mark a leaf as "set to its default"
+DEFAULT_ATTR = "{urn:ietf:params:xml:ns:netconf:default:1.0}default"
+YANG_NS = "urn:ietf:params:xml:ns:yang:1"
+# RFC 7950 §7.8.6/§7.7.9 insert, key and value of ordered-by-user lists and leaf-lists
+YANG_ATTRS = frozenset(f"{{{YANG_NS}}}{name}" for name in ("insert", "key", "value"))
+KNOWN_ATTRS = frozenset({OPERATION_ATTR, DEFAULT_ATTR}) | YANG_ATTRS
 OPERATIONS = frozenset({"merge", "replace", "create", "delete", "remove"})
 DEFAULT_OPERATIONS = frozenset({"merge", "replace", "none"})
 
@@ -92,6 +101,111 @@ def leaf_value(edit: etree._Element, node: SchemaNode, path: DataPath) -> str:
             path_ns=path.prefixes,
         )
     return node.type.canonical(text) if node.type is not None else text
+
+
+def check_attributes(edit: etree._Element, node: SchemaNode) -> None:
+    """Refuse attributes an edit's data node cannot carry (``unknown-attribute``): only the
+    base ``operation``, the with-defaults ``default`` and YANG's insert/key/value are known.
+    Namespace declarations are not attributes in lxml, so they never show up here."""
+    for key in edit.attrib:
+        name = key if isinstance(key, str) else key.decode()
+        if name not in KNOWN_ATTRS:
+            namespace, local = split_tag(name)
+            error = errors.unknown_attribute(local, node.name, type="application")
+            if namespace:
+                error.message += f" (namespace {namespace})"
+            raise error
+
+
+def default_flag(edit: etree._Element, node: SchemaNode, path: DataPath) -> bool:
+    """Whether an edit's ``wd:default`` attribute (an xsd:boolean) says "set to default".
+
+    RFC 6243 §4.5.2: the value given must then equal the schema default, else
+    ``invalid-value``.  Only leaves have a single schema default to compare with.
+    """
+    raw = edit.get(DEFAULT_ATTR)
+    if raw is None:
+        return False
+    flag = raw.strip()
+    if flag not in ("true", "1", "false", "0"):
+        raise errors.bad_attribute(
+            "default", node.name, f"default attribute {raw!r} is not a boolean", type="application"
+        )
+    if flag in ("false", "0"):
+        return False
+    if node.kind != "leaf":
+        raise errors.bad_attribute(
+            "default",
+            node.name,
+            f"the default attribute applies to leaves only, not to {node.kind} {node.name}",
+            type="application",
+        )
+    if not _equals_default(edit, node):
+        default = "no default" if node.default is None else f"default {node.default!r}"
+        raise errors.invalid_value(
+            f"{node.name} is tagged default but {edit.text or ''!r} is not its schema "
+            f"default ({default})",
+            path=path.text,
+            path_ns=path.prefixes,
+        )
+    return True
+
+
+def _equals_default(leaf: etree._Element, node: SchemaNode) -> bool:
+    if node.default is None or node.type is None:
+        return False
+    text = (leaf.text or "").strip()
+    if node.type.base == "identityref":
+        return _qualified(text, leaf.nsmap) == _qualified(node.default, node.default_nsmap)
+    if node.check_value(text, leaf.nsmap) is not None:
+        return False
+    return node.type.canonical(text) == node.default
+
+
+def _qualified(text: str, nsmap: Mapping[Any, str]) -> tuple[str | None, str]:
+    """An identityref value as (namespace, name); no prefix means the default namespace."""
+    prefix, _, name = text.strip().rpartition(":")
+    return nsmap.get(prefix or None), name
+
+
+def settle_default_attributes(schema: Schema, root: etree._Element) -> None:
+    """Resolve ``wd:default`` in a whole configuration given inline (copy-config, validate):
+    RFC 6243 §4.5.2 makes a leaf tagged ``default="true"`` (with its schema default as
+    value) a leaf set to its default, so it is removed; ``"false"`` is dropped.  Other
+    attributes mean nothing in a complete configuration and are ``unknown-attribute``.
+    Elements the schema does not know are left for ``validate_config`` to report."""
+    for top in root:
+        if isinstance(top.tag, str):
+            node = schema.top(*split_tag(top.tag))
+            if node is not None:
+                _settle_defaults(top, node, DataPath())
+
+
+def _settle_defaults(element: etree._Element, node: SchemaNode, parent_path: DataPath) -> None:
+    path = parent_path.child(node)
+    for key in element.attrib:
+        name = key if isinstance(key, str) else key.decode()
+        if name != DEFAULT_ATTR:
+            _, local = split_tag(name)
+            raise errors.unknown_attribute(local, node.name, type="application")
+    if default_flag(element, node, path):
+        parent = element.getparent()
+        if parent is not None:
+            parent.remove(element)
+        return
+    if DEFAULT_ATTR in element.attrib:
+        del element.attrib[DEFAULT_ATTR]
+    if node.kind in ("container", "list"):
+        for child in list(element):
+            if isinstance(child.tag, str):
+                child_node = node.child(*split_tag(child.tag))
+                if child_node is not None:
+                    _settle_defaults(child, child_node, path)
+
+
+def _carries_operation(edit: etree._Element) -> bool:
+    """Whether any element below ``edit`` has an ``operation`` attribute."""
+    return any(OPERATION_ATTR in element.attrib for element in edit.iterdescendants())
 
 
 def set_leaf_text(element: etree._Element, value: str, source: etree._Element) -> etree._Element:
@@ -195,6 +309,7 @@ class Editor:
         parent_path: DataPath,
     ) -> None:
         node = self._schema_of(edit, parent, parent_path)
+        check_attributes(edit, node)
         attribute = edit.get(OPERATION_ATTR)
         if attribute is not None and attribute not in OPERATIONS:
             raise errors.bad_attribute(
@@ -202,6 +317,9 @@ class Editor:
             )
         operation = attribute or inherited
         existing, path, keys = self._existing(target, edit, node, parent_path)
+        if default_flag(edit, node, path):
+            self._set_to_default(target, existing, node, operation, path)
+            return
 
         if operation in ("delete", "remove"):
             if existing is None:
@@ -217,6 +335,14 @@ class Editor:
                 path.text, path.prefixes, f"{node.name} already exists, cannot create"
             )
 
+        if operation == "none" and existing is None and not _carries_operation(edit):
+            # RFC 6241 §7.2: with default-operation none, data with no corresponding node in
+            # the datastore (and no operation below that would create it) is data-missing
+            raise errors.data_missing(
+                path.text,
+                path.prefixes,
+                f"{node.name} does not exist and default-operation none does not create it",
+            )
         if node.kind in ("leaf", "leaf-list"):
             value = leaf_value(edit, node, path)
             if operation == "none":
@@ -256,6 +382,30 @@ class Editor:
         self._children(existing, edit, node, "merge" if operation == "create" else operation, path)
         if tentative and len(existing) <= len(keys):
             target.remove(existing)  # default-operation none created nothing below it
+
+    @staticmethod
+    def _set_to_default(
+        target: etree._Element,
+        existing: etree._Element | None,
+        node: SchemaNode,
+        operation: str,
+        path: DataPath,
+    ) -> None:
+        """A leaf tagged ``wd:default="true"`` (RFC 6243 §4.5.2, with errata 4688): it is set
+        to its default, i.e. not explicitly set, so it is removed from the datastore;
+        create still needs it absent and delete present."""
+        if operation == "create" and existing is not None:
+            raise errors.data_exists(
+                path.text, path.prefixes, f"{node.name} already exists, cannot create"
+            )
+        if operation == "delete" and existing is None:
+            raise errors.data_missing(
+                path.text, path.prefixes, f"{node.name} does not exist, cannot delete"
+            )
+        if operation == "none":
+            return  # the default is in use whether or not the leaf is stored
+        if existing is not None:
+            target.remove(existing)
 
     def _existing(
         self, target: etree._Element, edit: etree._Element, node: SchemaNode, parent_path: DataPath

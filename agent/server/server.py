@@ -18,7 +18,7 @@ from pathlib import Path
 import asyncssh
 from lxml import etree
 
-from agent.api import NETCONF_BASE_NS, PA_NS, ConfigListener, Registry, StateProvider
+from agent.api import NETCONF_BASE_NS, PA_NS, ConfigListener, Registry, RpcError, StateProvider
 from agent.config import ServerConfig
 from agent.schema import DEFAULT_MODULES, Schema, split_tag
 from agent.server import base_ops, candidate
@@ -126,6 +126,7 @@ class NetconfServer:
         self.readonly: set[tuple[str, str]] = set()
         for element in preload_running:
             self.readonly.add(split_tag(element.tag))
+        self._check_startup()
         self._preloaded = [copy.deepcopy(e) for e in preload_running]
         for store in (self.datastores.running, self.datastores.candidate):
             for element in self._preloaded:
@@ -258,6 +259,21 @@ class NetconfServer:
             binding=self.binding,
             configurable=self.configurable,
         )
+
+    def _check_startup(self) -> None:
+        """Validate the startup loaded at boot as an edit of running would be (schema,
+        pyangbind, configurable modules, config listeners); an invalid startup is moved aside
+        and the server starts with an empty configuration."""
+        startup = self.datastores.startup.root
+        try:
+            self.validate(startup)
+            for listener in self.registry.config_listeners:
+                new = _top_of(startup, listener.namespace)
+                if new is not None:
+                    listener.validate(None, new)
+        except RpcError as error:
+            where = f" at {error.path}" if error.path else ""
+            self.datastores.reject_startup(f"{error.tag}{where}: {error.message}")
 
     def without_readonly(self, root: etree._Element) -> etree._Element:
         """A copy of ``root`` without the read-only preloaded subtrees (for startup)."""

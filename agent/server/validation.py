@@ -70,6 +70,11 @@ def _check_node(element: etree._Element, node: SchemaNode, parent_path: DataPath
         path = parent_path.child(node, predicates)
     else:
         path = parent_path.child(node)
+    for attribute in element.attrib:
+        # datastore content carries no attributes (edit attributes are consumed by the edit;
+        # inline copy-config content goes through edit.settle_default_attributes first)
+        name = attribute if isinstance(attribute, str) else attribute.decode()
+        raise errors.unknown_attribute(split_tag(name)[1], node.name, type="application")
     if not node.config:
         raise errors.invalid_value(
             f"{node.name} is config false", path=path.text, path_ns=path.prefixes

@@ -175,3 +175,53 @@ def test_binding_validator_rejects_and_restores(schema: Schema) -> None:
     # the cached binding holds nothing of earlier checks
     root = binding._root
     assert root.product_analytics.transport.retry.max_attempts._changed() is False
+
+
+WD = "urn:ietf:params:xml:ns:netconf:default:1.0"
+
+
+def test_settle_default_attributes_of_an_inline_configuration(schema: Schema) -> None:
+    from agent.server.edit import settle_default_attributes
+
+    root = etree.fromstring(
+        f'<data xmlns="{NC}" xmlns:wd="{WD}"><product-analytics xmlns="{PA}">'
+        '<storage wd:default="true">on-disk</storage>'
+        '<transport><mode wd:default="false">off</mode>'
+        '<retry><max-attempts wd:default="1">5</max-attempts></retry></transport>'
+        "</product-analytics></data>"
+    )
+    settle_default_attributes(schema, root)
+    # the tagged defaults are gone, the untagged ("false") leaf stays without its attribute
+    assert root.find(f".//{{{PA}}}storage") is None
+    assert root.find(f".//{{{PA}}}max-attempts") is None
+    mode = root.find(f".//{{{PA}}}mode")
+    assert mode is not None and dict(mode.attrib) == {}
+    validate_config(schema, root, binding=PaBindingValidator())
+
+    wrong = etree.fromstring(
+        f'<data xmlns="{NC}" xmlns:wd="{WD}"><product-analytics xmlns="{PA}">'
+        '<storage wd:default="true">in-memory</storage></product-analytics></data>'
+    )
+    with pytest.raises(RpcError) as info:
+        settle_default_attributes(schema, wrong)
+    assert info.value.tag == "invalid-value"
+    assert info.value.path == "/pa:product-analytics/pa:storage"
+
+    junk = etree.fromstring(
+        f'<data xmlns="{NC}"><product-analytics xmlns="{PA}" colour="red"/></data>'
+    )
+    with pytest.raises(RpcError) as info:
+        settle_default_attributes(schema, junk)
+    assert info.value.tag == "unknown-attribute"
+    assert info.value.info == {"bad-attribute": "colour", "bad-element": "product-analytics"}
+
+
+def test_datastore_content_with_attributes_is_invalid(schema: Schema) -> None:
+    root = etree.fromstring(
+        f'<data xmlns="{NC}"><product-analytics xmlns="{PA}">'
+        '<storage colour="red">on-disk</storage></product-analytics></data>'
+    )
+    with pytest.raises(RpcError) as info:
+        validate_config(schema, root)
+    assert info.value.tag == "unknown-attribute"
+    assert info.value.info == {"bad-attribute": "colour", "bad-element": "storage"}

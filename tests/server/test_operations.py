@@ -14,6 +14,9 @@ from server_helpers import NC, PA, RunningServer, data_of
 
 from agent.config import ServerConfig
 
+WD_ATTR_NS = "urn:ietf:params:xml:ns:netconf:default:1.0"
+YANG_NS = "urn:ietf:params:xml:ns:yang:1"
+
 Connect = Callable[..., Any]
 
 PA_CONFIG = f"""<config xmlns="{NC}">
@@ -471,3 +474,156 @@ def test_registered_rpc_gets_validated_input_and_context(tmp_path: Any) -> None:
         m.close_session()
     finally:
         server.stop()
+
+
+def pa_edit(body: str, nsmaps: str = "") -> str:
+    """A <config> with ``body`` inside <product-analytics>; nc and wd prefixes declared."""
+    return (
+        f'<config xmlns="{NC}" xmlns:nc="{NC}" xmlns:wd="{WD_ATTR_NS}" {nsmaps}>'
+        f'<product-analytics xmlns="{PA}">{body}</product-analytics></config>'
+    )
+
+
+def test_default_operation_none_refuses_missing_data(connect: Connect) -> None:
+    m = connect()
+    m.edit_config(target="running", config=pa_edit("<enabled>true</enabled>"))
+    retry = "<transport><retry><max-attempts>4</max-attempts></retry></transport>"
+    with pytest.raises(RPCError) as info:
+        m.edit_config(target="running", default_operation="none", config=pa_edit(retry))
+    assert info.value.tag == "data-missing"
+    # the topmost node without a counterpart in running is reported
+    assert info.value.path == "/pa:product-analytics/pa:transport"
+    # a leaf missing in running is data-missing as well; one present is left as it is
+    with pytest.raises(RPCError) as info:
+        m.edit_config(
+            target="running", default_operation="none", config=pa_edit("<storage>x</storage>")
+        )
+    assert info.value.tag == "data-missing"
+    assert info.value.path == "/pa:product-analytics/pa:storage"
+    m.edit_config(
+        target="running", default_operation="none", config=pa_edit("<enabled>false</enabled>")
+    )
+    # an operation below missing containers creates them
+    m.edit_config(
+        target="running",
+        default_operation="none",
+        config=pa_edit(
+            '<transport><retry><max-attempts nc:operation="merge">4</max-attempts></retry>'
+            "</transport>"
+        ),
+    )
+    # remove below a missing container is no error (nothing to remove, nothing created)
+    m.edit_config(
+        target="running",
+        default_operation="none",
+        config=pa_edit('<transport><url nc:operation="remove"/></transport>'),
+    )
+    data = data_of(m.get_config(source="running"))
+    assert pa_text(data, "pa:product-analytics/pa:enabled") == "true"
+    assert pa_text(data, "pa:product-analytics/pa:transport/pa:retry/pa:max-attempts") == "4"
+    assert pa_text(data, "pa:product-analytics/pa:transport/pa:url") is None
+
+
+def test_default_attribute_sets_a_leaf_to_its_default(connect: Connect) -> None:
+    m = connect()
+    m.edit_config(
+        target="running",
+        config=pa_edit(
+            "<storage>in-memory</storage><transport><retry><max-attempts>9</max-attempts>"
+            "</retry></transport>"
+        ),
+    )
+    # tagged with a value that is not the schema default: invalid-value, nothing changes
+    with pytest.raises(RPCError) as info:
+        m.edit_config(
+            target="running", config=pa_edit('<storage wd:default="true">in-memory</storage>')
+        )
+    assert info.value.tag == "invalid-value"
+    assert info.value.path == "/pa:product-analytics/pa:storage"
+    # tagged with the default: the leaf is no longer explicitly set
+    m.edit_config(
+        target="running",
+        config=pa_edit(
+            '<storage wd:default="true">on-disk</storage><transport><retry>'
+            '<max-attempts wd:default="1">5</max-attempts></retry></transport>'
+        ),
+    )
+    data = data_of(m.get_config(source="running"))
+    assert pa_text(data, "pa:product-analytics/pa:storage") is None
+    assert pa_text(data, "pa:product-analytics/pa:transport") is None
+    tagged = data_of(m.get_config(source="running", with_defaults="report-all-tagged"))
+    storage = tagged.find(f"{{{PA}}}product-analytics/{{{PA}}}storage")
+    assert storage is not None and storage.text == "on-disk"
+    assert storage.get(f"{{{WD_ATTR_NS}}}default") == "true"
+    # wd:default="false" is an ordinary set; create of a leaf that exists is data-exists
+    m.edit_config(target="running", config=pa_edit('<storage wd:default="false">on-disk</storage>'))
+    assert pa_text(data_of(m.get_config(source="running")), "pa:product-analytics/pa:storage") == (
+        "on-disk"
+    )
+    with pytest.raises(RPCError) as info:
+        m.edit_config(
+            target="running",
+            config=pa_edit('<storage nc:operation="create" wd:default="true">on-disk</storage>'),
+        )
+    assert info.value.tag == "data-exists"
+    with pytest.raises(RPCError) as info:
+        m.edit_config(
+            target="running", config=pa_edit('<storage wd:default="maybe">on-disk</storage>')
+        )
+    assert info.value.tag == "bad-attribute"
+    # only leaves have a default to compare with
+    with pytest.raises(RPCError) as info:
+        m.edit_config(target="running", config=pa_edit('<transport wd:default="true"/>'))
+    assert info.value.tag == "bad-attribute"
+
+
+@pytest.mark.parametrize(
+    ("attribute", "name"),
+    [
+        ('colour="red"', "colour"),
+        ('nc:colour="red"', "colour"),
+        ('x:operation="merge"', "operation"),
+        ('wd:other="true"', "other"),
+    ],
+)
+def test_unknown_attributes_on_config_data_are_refused(
+    connect: Connect, attribute: str, name: str
+) -> None:
+    m = connect()
+    with pytest.raises(RPCError) as info:
+        m.edit_config(
+            target="running",
+            config=pa_edit(
+                f"<transport><mode {attribute}>direct</mode></transport>",
+                'xmlns:x="urn:example:other"',
+            ),
+        )
+    assert info.value.tag == "unknown-attribute"
+    assert info.value.type == "application"
+    assert f"<bad-attribute>{name}</bad-attribute>" in (info.value.info or "")
+    assert "<bad-element>mode</bad-element>" in (info.value.info or "")
+    assert len(data_of(m.get_config(source="running"))) == 0
+    # the known ones pass: operation, default and YANG insert
+    m.edit_config(
+        target="running",
+        config=pa_edit(
+            '<transport nc:operation="merge"><mode yang:insert="last">direct</mode>'
+            '<retry><max-attempts wd:default="true">5</max-attempts></retry></transport>',
+            f'xmlns:yang="{YANG_NS}"',
+        ),
+    )
+    data = data_of(m.get_config(source="running"))
+    assert pa_text(data, "pa:product-analytics/pa:transport/pa:mode") == "direct"
+
+
+def test_copy_config_inline_with_unknown_attribute_is_refused(connect: Connect) -> None:
+    m = connect()
+    with pytest.raises(RPCError) as info:
+        m.copy_config(
+            target="running",
+            source=f'<source xmlns="{NC}"><config><product-analytics xmlns="{PA}">'
+            '<storage colour="red">on-disk</storage></product-analytics></config></source>',
+        )
+    assert info.value.tag == "unknown-attribute"
+    assert "<bad-attribute>colour</bad-attribute>" in (info.value.info or "")
+    assert len(data_of(m.get_config(source="running"))) == 0

@@ -75,3 +75,32 @@ def test_identityref_prefixes_in_state_stay_declared(
         prefix, _, name = (leaf.text or "").partition(":")
         assert name == "netconf-ssh"
         assert leaf.nsmap.get(prefix) == NCM
+
+
+def test_copy_config_inline_with_default_tagged_leaves(
+    connect: Callable[..., manager.Manager],
+) -> None:
+    """RFC 6243 §4.5.2: a leaf tagged wd:default="true" with its default value is not stored
+    as explicit configuration; with another value it is invalid."""
+    m = connect()
+    wd = "urn:ietf:params:xml:ns:netconf:default:1.0"
+
+    def copy(storage: str) -> None:
+        m.dispatch(
+            to_ele(
+                '<copy-config xmlns="urn:ietf:params:xml:ns:netconf:base:1.0">'
+                "<target><running/></target><source>"
+                '<config xmlns="urn:ietf:params:xml:ns:netconf:base:1.0">'
+                f'<product-analytics xmlns="{PA}" xmlns:wd="{wd}"><enabled>true</enabled>'
+                f'<storage wd:default="true">{storage}</storage></product-analytics>'
+                "</config></source></copy-config>"
+            )
+        )
+
+    copy("on-disk")
+    running = data_of(m.get_config(source="running"))
+    assert running.findtext(f".//{{{PA}}}enabled") == "true"
+    assert running.find(f".//{{{PA}}}storage") is None
+    with pytest.raises(RPCError) as caught:
+        copy("in-memory")
+    assert caught.value.tag == "invalid-value"
