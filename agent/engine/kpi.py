@@ -32,7 +32,7 @@ from agent.engine.lua_sandbox import LuaSandbox, LuaSandboxError
 from agent.engine.policy import KpiSpec
 from agent.engine.privacy import PrivacyGuard
 from agent.engine.stats import Counter, Event, EventHistory, Statistics
-from agent.engine.store import Store
+from agent.engine.store import KPI_QUERY_LIMITS, QueryLimitError, QueryLimits, Store
 
 MAX_VALUE_BYTES = 64 * 1024
 MAX_ERROR_CHARS = 240  # a script's error message can be anything; the history stays small
@@ -65,13 +65,23 @@ class KpiResult:
 
 
 class SqlEvaluator:
-    """``sql``: one SELECT returning one row with one column, the KPI's JSON text."""
+    """``sql``: one SELECT returning one row with one column, the KPI's JSON text.
+
+    ``limits`` bound each query (time, rows, value length), as ``SandboxLimits`` bound a
+    Lua KPI; a query over them fails like any SQL error.
+    """
 
     kind = "sql"
 
+    def __init__(self, limits: QueryLimits = KPI_QUERY_LIMITS) -> None:
+        self.limits = limits
+
     def evaluate(self, kpi: KpiSpec, store: Store) -> object:
         try:
-            rows = store.query(kpi.code)
+            rows = store.query(kpi.code, limits=self.limits)
+        except QueryLimitError as exc:
+            shape = f"more than {exc.max_rows} row" + ("s" if exc.max_rows != 1 else "")
+            raise KpiError(f"query must return one row with one column, not {shape}") from exc
         except sqlite3.Error as exc:
             raise KpiError(f"SQL error: {exc}") from exc
         if len(rows) != 1 or len(rows[0]) != 1:

@@ -15,6 +15,11 @@ loop inside one could not be stopped), ``string.dump`` (removed from the real st
 since string methods reach it through the string metatable), lupa's ``python`` module, and
 any Python object: rows are copied into plain Lua tables, never passed as Python proxies.
 ``load`` only accepts text (mode ``"t"``) and compiles into the same sandbox environment.
+``setmetatable`` refuses a metatable with ``__gc``: Lua runs finalizers with hooks off (and
+when the runtime is closed, after the run), where no limit could stop them.  No other script
+code runs outside the limits: an error object's ``__tostring`` is called while the hook is
+still set, and after the run the sandbox touches the environment, the result and the error
+only with raw access (``__close`` handlers run inside the protected call, under the hook).
 
 Limits, each making that one run fail with :class:`LuaSandboxError`:
 
@@ -84,6 +89,7 @@ class SandboxLimits:
 _SETUP = """
 local max_instructions, max_seconds, hook_every = ...
 local real_pcall, real_xpcall, real_error, real_load = pcall, xpcall, error, load
+local real_setmetatable, rawget, rawset, tostring = setmetatable, rawget, rawset, tostring
 local clock, sethook = os.clock, debug.sethook
 local pairs, type = pairs, type
 
@@ -124,13 +130,23 @@ local env = {
   assert = assert, error = error, ipairs = ipairs, next = next, pairs = pairs,
   select = select, tonumber = tonumber, tostring = tostring, type = type,
   rawequal = rawequal, rawlen = rawlen, rawget = rawget, rawset = rawset,
-  setmetatable = setmetatable, getmetatable = getmetatable,
+  getmetatable = getmetatable,
   math = copy(math), string = copy(string), table = copy(table), utf8 = copy(utf8),
   _VERSION = _VERSION,
 }
 env._G = env
 env.pcall = function(f, ...) return rethrow(real_pcall(f, ...)) end
 env.xpcall = function(f, handler, ...) return rethrow(real_xpcall(f, handler, ...)) end
+-- A finalizer runs with debug hooks off (Lua's GC disables them), during the run or when
+-- the runtime is closed after it, so no limit could stop it: a metatable with __gc is
+-- refused.  Lua marks an object for finalization only if __gc is present when the metatable
+-- is set (raw lookup), so adding it to the metatable later has no effect.
+env.setmetatable = function(t, mt)
+  if type(mt) == "table" and rawget(mt, "__gc") ~= nil then
+    real_error("setmetatable: __gc metamethods are not allowed", 2)
+  end
+  return real_setmetatable(t, mt)
+end
 -- object(k1, v1, k2, v2, ...): a JSON object that keeps its keys in this order (plain
 -- tables have no key order; their keys are sorted when converted).
 local key_order = setmetatable({}, {__mode = "k"})
@@ -152,19 +168,41 @@ env.load = function(chunk, name)
   return real_load(chunk, name, "t", env)
 end
 
+-- An error value as text.  Called while the hook is still set: an error object's
+-- __tostring metamethod is script code and counts against the limits like the rest.
+local function describe(err)
+  local kind = type(err)
+  if kind == "string" then return err end
+  if kind == "number" then return tostring(err) end  -- numbers have no metamethods here
+  local ok, text = real_pcall(tostring, err)
+  if ok and type(text) == "string" then return text end
+  return "(error object is a " .. kind .. " value)"
+end
+
+-- No script code may run once the hook is removed: everything after ``sethook()`` uses raw
+-- access only (the script can give its environment, the result and the error object
+-- metatables), and converting the result in Python reads tables raw too.
 local function run(source, name, tables)
   local fn, err = real_load(source, "=" .. name, "t", env)
   if fn == nil then return false, "syntax", err end
-  env.tables = tables
+  rawset(env, "tables", tables)
   executed, exceeded, deadline = 0, nil, clock() + max_seconds
   sethook(hook, "", hook_every)
   local ok, result = real_pcall(fn)
+  local message = nil
+  if not ok and exceeded == nil and result ~= "not enough memory" then
+    local described
+    described, message = real_pcall(describe, result)
+    if not described then message = "(error object cannot be described)" end
+  end
   sethook()
-  env.tables = nil
-  if ok then return true, result end
+  rawset(env, "tables", nil)
   if exceeded ~= nil then return false, "limit", exceeded end
-  if result == "not enough memory" then return false, "memory-limit", result end
-  return false, "runtime", tostring(result)
+  if ok then return true, result end
+  if result == "not enough memory" or message == "not enough memory" then
+    return false, "memory-limit", "not enough memory"
+  end
+  return false, "runtime", message
 end
 
 return run, order_of

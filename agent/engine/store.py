@@ -10,11 +10,22 @@ and ``on-disk`` (``analytics.sqlite`` in the state directory, WAL mode, survives
 data carries over.  Every operation is counted and timed in ``Statistics``.
 
 Queries coming from the policy (KPIs, device identity) run under an SQLite authorizer that
-allows reading only, so a policy can never change or drop what the store holds.  SQLite
-consults the authorizer when it prepares a statement, and the sqlite3 module reuses prepared
-statements by their text, so policy queries are prepared under their own text (a fixed
-comment in front): a policy query that spells exactly one of the store's own write
-statements is prepared again, and denied, instead of reusing the store's permitted one.
+allows reading only, so a policy can never change or drop what the store holds.  They also
+run under :class:`QueryLimits`: a wall-clock deadline (an SQLite progress handler aborts the
+statement: the engine runs on the event loop, so a query that never ends, such as an
+unbounded recursive CTE, would stop the whole agent), a cap on the rows returned and on the
+length of any string or blob (``SQLITE_LIMIT_LENGTH``, which also refuses one huge
+``zeroblob``/``randomblob``/``replace`` result that the progress handler could not
+interrupt, as it runs between VM instructions; the connection keeps that length limit for
+all but the report methods, so a collected value longer than it fails its write).  Known
+limit: SQLite 3.40's ``printf('%.*c', n, 'x')`` returns NULL once ``n`` passes the length
+limit but still loops ``n`` times in C (about 6 s for ``n`` = 1e9) in one uninterruptible
+call; policies are signed, so such a query is a policy author's mistake, not an attack (as
+with Lua patterns, see ``lua_sandbox``).  SQLite consults the authorizer when it prepares a
+statement, and the sqlite3 module reuses prepared statements by their text, so policy
+queries are prepared under their own text (a fixed comment in front): a policy query that
+spells exactly one of the store's own write statements is prepared again, and denied,
+instead of reusing the store's permitted one.
 
 Cost (see BENCHMARKS.md, "Engine"): the store keeps SQL texts stable so every statement is
 prepared once and then reused from the connection's statement cache (sized for every
@@ -23,6 +34,12 @@ of fixed sizes (fewer statement steps than one ``INSERT`` per row), stores a ``r
 batch that repeats the table's content as one ``UPDATE`` of the read time (``write_batch``),
 and times with ``perf_counter_ns`` into nanosecond totals.  On disk, WAL with
 ``synchronous=NORMAL``: see ``_open`` for what that risks.
+
+Deleted rows do not linger: ``secure_delete`` overwrites deleted content with zeros (in the
+database and in the WAL frames that carry the change), and clearing the collected data
+(``enabled false``) checkpoints the WAL and truncates it, so the old page versions it held go
+too.  Pruning and ``replace`` batches leave their old page versions in the WAL until SQLite's
+next automatic checkpoint.
 """
 
 from __future__ import annotations
@@ -31,6 +48,7 @@ import contextlib
 import functools
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from itertools import chain, repeat
 from operator import itemgetter
 from pathlib import Path
@@ -64,6 +82,16 @@ MAX_PARAMETERS = 999
 # A fixed comment in front of every policy query: gives policy queries statement texts of
 # their own (see the module docstring).
 POLICY_QUERY_TAG = "/* product-analytics policy query */\n"
+# SQLite VM instructions between two deadline checks: a clock read per thousand instructions
+# reacts within microseconds, and its cost stayed within bench/engine_bench.py's noise.
+PROGRESS_EVERY = 1000
+_NO_DEADLINE = 1 << 62  # perf_counter_ns never gets there: the store's own work
+_LENGTH = sqlite3.SQLITE_LIMIT_LENGTH
+# Longest string or blob a policy query may make or read, and the connection's setting
+# outside the store's report methods (see ``Store._connect``).
+MAX_VALUE_BYTES = 16 * 1024 * 1024
+# What the report methods lift it to: SQLite caps it at its compile-time maximum (1e9).
+_REPORT_VALUE_BYTES = 2**31 - 1
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS _pa_reports (report_id INTEGER PRIMARY KEY, document TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS _pa_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -72,6 +100,33 @@ CREATE TABLE IF NOT EXISTS _pa_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
 class StoreError(Exception):
     """A store operation other than a policy query failed."""
+
+
+class QueryLimitError(sqlite3.OperationalError):
+    """A policy query returned more than ``max_rows`` rows (its limits allow no more)."""
+
+    def __init__(self, max_rows: int) -> None:
+        noun = "row" if max_rows == 1 else "rows"
+        super().__init__(f"query returns more than {max_rows} {noun}")
+        self.max_rows = max_rows
+
+
+@dataclass(frozen=True)
+class QueryLimits:
+    """Limits for one policy query (KPI, device identity, privacy guard read).
+
+    A query over its deadline fails with ``sqlite3.OperationalError`` ("interrupted"), one
+    making a longer string or blob with ``sqlite3.DataError`` ("string or blob too big"), one
+    returning more rows with :class:`QueryLimitError`; each counts a query error.
+    """
+
+    max_seconds: float = 2.0  # wall clock: the event loop waits that long at most
+    max_rows: int = 1_000_000  # the privacy guard reads every distinct operator text
+    max_value_bytes: int = MAX_VALUE_BYTES  # longest string or blob made or read
+
+
+# A SQL KPI returns one row (its JSON text); the other limits are the defaults.
+KPI_QUERY_LIMITS = QueryLimits(max_rows=1)
 
 
 def quote(identifier: str) -> str:
@@ -239,11 +294,20 @@ class Store:
     """The SQLite data store; used from one thread (the engine's event loop) at a time."""
 
     def __init__(
-        self, stats: Statistics, state_dir: Path | None, mode: StorageMode = "in-memory"
+        self,
+        stats: Statistics,
+        state_dir: Path | None,
+        mode: StorageMode = "in-memory",
+        *,
+        query_limits: QueryLimits | None = None,
     ) -> None:
         if mode == "on-disk" and state_dir is None:
             raise StoreError("on-disk storage needs a state directory")
         self._stats = stats
+        # Limits of policy queries that do not bring their own (device identity, privacy
+        # guard reads); SQL KPIs bring theirs (kpi.SqlEvaluator).
+        self.query_limits = query_limits or QueryLimits()
+        self._deadline: float = _NO_DEADLINE  # perf_counter_ns at which a policy query stops
         self._state_dir = state_dir
         self._tables: dict[str, TableSpec] = {}
         self._read_only = False
@@ -283,7 +347,19 @@ class Store:
             cached_statements=STATEMENT_CACHE_SIZE,
         )
         conn.set_authorizer(self._authorize)
+        # Installed once (setting and removing it per query costs more than its calls): it
+        # stops a statement once a policy query's deadline is past; outside policy queries
+        # the deadline is never reached.
+        conn.set_progress_handler(self._past_deadline, PROGRESS_EVERY)
+        # Strings and blobs stay within a policy query's limit, which also bounds what one
+        # SQL function call can allocate; only the report methods, whose documents hold
+        # many KPI values, lift it while they run (``_long_values``).  Collected values are
+        # device leaves, far shorter.
+        conn.setlimit(_LENGTH, MAX_VALUE_BYTES)
         conn.execute("PRAGMA temp_store=MEMORY")  # sorts and DISTINCTs never touch a file
+        # Deleted content is overwritten with zeros, not left in free pages (see the module
+        # docstring); set per connection, so the connection a switch opens has it too.
+        conn.execute("PRAGMA secure_delete=ON")
         # The page cache stays at SQLite's default (2 MiB): a 4 800-port switch's tables
         # take about 1 MiB of pages, so every read after the first is served from memory.
         return conn
@@ -301,6 +377,19 @@ class Store:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         return conn
+
+    def _past_deadline(self) -> bool:
+        return perf_counter_ns() > self._deadline
+
+    @contextlib.contextmanager
+    def _long_values(self) -> Iterator[sqlite3.Connection]:
+        """The connection, with the string/blob length limit lifted (report documents)."""
+        conn = self._conn
+        conn.setlimit(_LENGTH, _REPORT_VALUE_BYTES)
+        try:
+            yield conn
+        finally:
+            conn.setlimit(_LENGTH, MAX_VALUE_BYTES)
 
     def _remove_disk_files(self) -> None:
         assert self.disk_path is not None
@@ -514,11 +603,20 @@ class Store:
         return removed
 
     def clear_collected(self) -> None:
-        """Delete every collected row (``enabled false``); reports stay."""
+        """Delete every collected row (``enabled false``); reports stay.
+
+        The rows are gone from the files too: ``secure_delete`` zeroes them in the database,
+        and on disk the WAL, which still holds the pages as they were, is checkpointed into
+        the database and truncated to zero bytes.
+        """
         self._forget_contents()
         with self._transaction() as conn:
             for name in self._tables:
                 conn.execute(f"DELETE FROM {quote(name)}")
+        if self.mode == "on-disk" and not self._conn.in_transaction:
+            # Waits (busy timeout) for readers of other connections, which would keep
+            # old frames in use; without other connections it returns at once.
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
     def row_count(self, table: str) -> int:
         (count,) = self._conn.execute(f"SELECT count(*) FROM {quote(table)}").fetchone()
@@ -541,21 +639,43 @@ class Store:
             if self._conn.in_transaction:
                 self._conn.execute("COMMIT")
 
-    def query(self, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
-        """Run a read-only query (KPIs, device identity); counted and timed as a query.
+    def query(
+        self, sql: str, params: Sequence[object] = (), *, limits: QueryLimits | None = None
+    ) -> list[tuple[object, ...]]:
+        """Run a read-only policy query (KPIs, device identity); counted and timed as a query.
 
-        A failure (syntax, missing table, an attempt to write) counts a query error and
-        raises ``sqlite3.Error``.
+        ``limits`` (the store's ``query_limits`` unless given) bound its time, rows and
+        value lengths.  A failure (syntax, missing table, an attempt to write, a limit)
+        counts a query error and raises ``sqlite3.Error``.
         """
         start = perf_counter_ns()
+        if limits is None:
+            limits = self.query_limits
+        max_rows, longest = limits.max_rows, limits.max_value_bytes
+        # The progress handler aborts the running statement once this is past (its step
+        # fails with "interrupted").
+        self._deadline = start + limits.max_seconds * 1e9
+        if longest != MAX_VALUE_BYTES:  # the connection's own setting needs no calls
+            self._conn.setlimit(_LENGTH, longest)
         self._read_only = True
         try:
-            return self._cursor.execute(_policy_sql(sql), params).fetchall()
+            cursor = self._cursor.execute(_policy_sql(sql), params)
+            rows = cursor.fetchmany(max_rows + 1)  # these steps run under the deadline too
+            if len(rows) > max_rows:
+                # The statement is not finished: closing its cursor resets it, so it holds
+                # no read transaction open.
+                cursor.close()
+                self._cursor = self._conn.cursor()
+                raise QueryLimitError(max_rows)
+            return rows
         except sqlite3.Error:
             self._stats.increment(Counter.QUERY_ERRORS)
             raise
         finally:
             self._read_only = False
+            self._deadline = _NO_DEADLINE
+            if longest != MAX_VALUE_BYTES:
+                self._conn.setlimit(_LENGTH, MAX_VALUE_BYTES)
             self._stats.record_ns(_QUERIES, perf_counter_ns() - start)
 
     def rows(self, table: str) -> list[dict[str, object]]:
@@ -578,9 +698,9 @@ class Store:
     def put_report(self, report_id: int, document: str, *, replace: bool = False) -> None:
         """Store a report document; an existing id is an error unless ``replace``."""
         verb = "INSERT OR REPLACE" if replace else "INSERT"
-        with self._stats.timed(Counter.SINGLE_WRITES):
+        with self._stats.timed(Counter.SINGLE_WRITES), self._long_values() as conn:
             try:
-                self._conn.execute(
+                conn.execute(
                     f"{verb} INTO _pa_reports (report_id, document) VALUES (?, ?)",
                     (report_id, document),
                 )
@@ -589,8 +709,9 @@ class Store:
 
     def reports(self) -> dict[int, str]:
         """Every stored report, id -> document, in id order."""
-        cur = self._conn.execute("SELECT report_id, document FROM _pa_reports ORDER BY report_id")
-        return {int(rid): str(doc) for rid, doc in cur.fetchall()}
+        with self._long_values() as conn:
+            cur = conn.execute("SELECT report_id, document FROM _pa_reports ORDER BY report_id")
+            return {int(rid): str(doc) for rid, doc in cur.fetchall()}
 
     def report_count(self) -> int:
         (count,) = self._conn.execute("SELECT count(*) FROM _pa_reports").fetchone()

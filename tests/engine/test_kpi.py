@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from kpi_helpers import SEED_PERIOD_END, SEED_VALUES, FakeEngine, fill, make_eng
 from agent.engine.kpi import (
     KpiError,
     KpiResult,
+    SqlEvaluator,
     compute_all,
     evaluator_for,
     register,
@@ -22,7 +24,7 @@ from agent.engine.lua_sandbox import LuaSandbox, SandboxLimits
 from agent.engine.policy import KpiSpec
 from agent.engine.privacy import PrivacyGuard
 from agent.engine.stats import Counter
-from agent.engine.store import DB_FILE, Store
+from agent.engine.store import DB_FILE, QueryLimits, Store
 
 
 def run(engine: FakeEngine, guard: PrivacyGuard | None = None) -> dict[str, KpiResult]:
@@ -75,7 +77,13 @@ BAD_KPIS: list[tuple[dict[str, Any], str]] = [
     ({"kind": "sql", "query": "SELECT '{\"a\": 1}'"}, "JSON array, not an object"),
     ({"kind": "sql", "query": "SELECT NULL"}, "returned NULL"),
     ({"kind": "sql", "query": "SELECT 1, 2"}, "not 2 columns"),
-    ({"kind": "sql", "query": "SELECT '[]' FROM transceiver"}, "not 2 rows"),
+    ({"kind": "sql", "query": "SELECT '[]' FROM transceiver"}, "not more than 1 row"),
+    ({"kind": "sql", "query": "SELECT '[]' WHERE 0"}, "not 0 rows"),
+    # A huge string or blob is refused when asked for, not built.
+    (
+        {"kind": "sql", "query": "SELECT json_array(length(zeroblob(100000000)))"},
+        "string or blob too big",
+    ),
     ({"kind": "sql", "query": "DELETE FROM chassis"}, "SQL error"),
     ({"kind": "lua", "tables": ["stack"], "script": "while true do end"}, "instruction-limit"),
     (
@@ -121,10 +129,57 @@ def register_fast_lua() -> None:
 
 
 @pytest.fixture(autouse=True)
-def restore_lua_evaluator() -> Any:
-    original = evaluator_for("lua")
+def restore_evaluators() -> Any:
+    originals = [evaluator_for("lua"), evaluator_for("sql")]
     yield
-    register(original)
+    for original in originals:
+        register(original)
+
+
+RUNAWAY_SQL = [
+    # Never ends: an unbounded recursive CTE.
+    "SELECT json_array(count(*)) FROM "
+    "(WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT x FROM c)",
+    # Ends, after far too long: a cross join of the CTE with itself.
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 100000) "
+    "SELECT json_array(count(*)) FROM c AS a, c AS b",
+]
+
+
+@pytest.mark.parametrize("query", RUNAWAY_SQL)
+def test_a_runaway_sql_kpi_is_stopped_and_the_others_go_on(tmp_path: Path, query: str) -> None:
+    from kpi_helpers import SEED_KPIS
+
+    kpis = [SEED_KPIS[0], {"name": "runaway", "kind": "sql", "query": query}, SEED_KPIS[5]]
+    engine = make_engine(tmp_path, make_policy(kpis))
+    register(SqlEvaluator(QueryLimits(max_seconds=0.2, max_rows=1)))
+    fill(engine.store)
+    # Without a deadline the query would never end: interrupt it after 10 s and fail.
+    fired = threading.Event()
+
+    def stop() -> None:
+        fired.set()
+        engine.store._conn.interrupt()
+
+    watchdog = threading.Timer(10.0, stop)
+    watchdog.start()
+    try:
+        results = run(engine)
+    finally:
+        watchdog.cancel()
+    assert not fired.is_set(), "the SQL KPI ran on without a deadline"
+    assert results["runaway"].value is None
+    assert results["runaway"].error == "SQL error: interrupted"
+    assert [(e, rc, c) for e, rc, c in events(engine)] == [
+        ("KPI_ERROR", 1, "runaway: SQL error: interrupted")
+    ]
+    assert engine.stats.count(Counter.QUERY_ERRORS) == 1
+    assert engine.stats.count(Counter.KPI_ERRORS) == 1
+    assert results["ospf"].value == SEED_VALUES["ospf"]
+    assert results["counters"].value == SEED_VALUES["counters"]
+    # The limit applies to that KPI's query only: the store's own work is not limited.
+    engine.store.write_batch("stack", [{"member": m, "_ts": 2.0} for m in range(2000)])
+    assert engine.store.row_count("stack") == 2001
 
 
 LEAKY_KPIS: list[dict[str, Any]] = [

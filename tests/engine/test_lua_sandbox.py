@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import pytest
 
 from agent.engine.lua_sandbox import LuaSandbox, LuaSandboxError, SandboxLimits
@@ -164,3 +168,115 @@ def test_no_state_carries_over_between_runs(sandbox: LuaSandbox) -> None:
 def test_invalid_utf8_fails_cleanly(sandbox: LuaSandbox, script: str) -> None:
     with pytest.raises(LuaSandboxError):
         sandbox.run(script, ROWS)
+
+
+# Runs one script in a fresh interpreter, limited to 0.2 s of CPU time, and prints the
+# outcome as JSON once the sandbox (and its Lua runtime) is gone: script code that escaped
+# the limits (it ran after the hook was removed, or in a finalizer, where Lua switches hooks
+# off) would hang there, and the parent sees a timeout instead of a failure of the test run.
+_ISOLATED = """
+import gc, json, sys
+from agent.engine.lua_sandbox import LuaSandbox, LuaSandboxError, SandboxLimits
+
+def outcome():
+    sandbox = LuaSandbox(SandboxLimits(max_instructions=10**12, max_seconds=0.2))
+    try:
+        return {"value": sandbox.run(sys.argv[1], {})}
+    except LuaSandboxError as exc:
+        return {"reason": exc.reason, "message": exc.message}
+
+result = outcome()
+gc.collect()
+print(json.dumps(result))
+"""
+LOOP = "function() while true do end end"
+
+
+def run_isolated(script: str) -> dict[str, object]:
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", _ISOLATED, script],
+            capture_output=True,
+            text=True,
+            timeout=15,
+            check=True,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"the script escaped the sandbox's limits and never ended: {script}")
+    outcome: dict[str, object] = json.loads(done.stdout)
+    return outcome
+
+
+@pytest.mark.parametrize(
+    ("script", "reason", "needle"),
+    [
+        # An error object's __tostring runs while the limits still apply.
+        (f"error(setmetatable({{}}, {{__tostring = {LOOP}}}))", "time-limit", "CPU time"),
+        # Finalizers run with hooks off, during the run or when the runtime is closed.
+        (f"setmetatable({{}}, {{__gc = {LOOP}}}) return {{ 1 }}", "runtime", "__gc"),
+        (
+            f"local mt = {{__gc = {LOOP}}} for i = 1, 1e5 do setmetatable({{}}, mt) end",
+            "runtime",
+            "__gc",
+        ),
+        ("setmetatable({}, {__gc = true}) return { 1 }", "runtime", "__gc"),
+        # The environment's metatable: the sandbox's own clean-up after the run is raw.
+        (
+            f"tables = nil setmetatable(_G, {{__newindex = {LOOP}, __index = {LOOP}}}) "
+            "return { 1 }",
+            None,
+            None,
+        ),
+        # To-be-closed variables close inside the protected call, under the limits.
+        (
+            f"local x <close> = setmetatable({{}}, {{__close = {LOOP}}}) return {{}}",
+            "time-limit",
+            "",
+        ),
+        (
+            f"local x <close> = setmetatable({{}}, {{__close = {LOOP}}}) error('x')",
+            "time-limit",
+            "",
+        ),
+    ],
+)
+def test_script_code_never_runs_outside_the_limits(
+    script: str, reason: str | None, needle: str | None
+) -> None:
+    outcome = run_isolated(script)
+    if reason is None:
+        assert outcome == {"value": [1]}
+    else:
+        assert outcome["reason"] == reason, outcome
+        assert needle is not None and needle in str(outcome["message"]), outcome
+
+
+def test_a_metatable_without_gc_is_still_allowed(sandbox: LuaSandbox) -> None:
+    script = """
+    local mt = { __index = function(t, k) return k .. "!" end, __mode = "k" }
+    local t = setmetatable({}, mt)
+    mt.__gc = function() end  -- too late: Lua marks objects when the metatable is set
+    return { t.x, getmetatable(t) == mt }
+    """
+    assert sandbox.run(script, ROWS) == ["x!", True]
+
+
+def test_results_convert_with_raw_access(sandbox: LuaSandbox) -> None:
+    # The result's metamethods are not called: converting it runs no script code.
+    script = f"""
+    local mt = {{ __index = {LOOP}, __len = {LOOP}, __pairs = {LOOP}, __tostring = {LOOP},
+                 __name = "x", __eq = {LOOP}, __call = {LOOP} }}
+    return setmetatable({{ setmetatable({{ a = 1 }}, mt) }}, mt)
+    """
+    assert sandbox.run(script, ROWS) == [{"a": 1}]
+    key = f"return {{ [setmetatable({{}}, {{ __tostring = {LOOP} }})] = 1 }}"
+    assert "mixes" in fails(sandbox, key, "bad-result")
+
+
+def test_error_objects_are_described(sandbox: LuaSandbox) -> None:
+    assert fails(sandbox, "error(42)", "runtime") == "42"
+    assert "table" in fails(sandbox, "error({})", "runtime")
+    tostring = 'error(setmetatable({}, { __tostring = function() return "custom" end }))'
+    assert fails(sandbox, tostring, "runtime") == "custom"
+    bad = "error(setmetatable({}, { __tostring = function() return {} end }))"
+    assert fails(sandbox, bad, "runtime") == "(error object is a table value)"

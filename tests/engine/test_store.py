@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,7 +13,14 @@ import pytest
 from agent.engine.clock import ManualClock
 from agent.engine.policy import ColumnSpec, TableSpec
 from agent.engine.stats import Counter, Statistics
-from agent.engine.store import DB_FILE, Store, StoreError
+from agent.engine.store import (
+    DB_FILE,
+    MAX_VALUE_BYTES,
+    QueryLimitError,
+    QueryLimits,
+    Store,
+    StoreError,
+)
 
 IFACE = TableSpec(
     "iface",
@@ -330,3 +340,142 @@ def test_snapshot_gives_queries_one_view(stats: Statistics, tmp_path: Path) -> N
             assert store.query("SELECT count(*) FROM iface") == [(1,)]
     assert store.query("SELECT count(*) FROM iface") == [(2,)]
     other.close()
+
+
+@contextlib.contextmanager
+def watchdog(store: Store, seconds: float = 10.0) -> Iterator[None]:
+    """Fails the test, instead of hanging it, if a query in the block has no deadline: after
+    ``seconds`` the store's connection is interrupted from another thread."""
+    fired = threading.Event()
+
+    def stop() -> None:
+        fired.set()
+        store._conn.interrupt()
+
+    timer = threading.Timer(seconds, stop)
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+        assert not fired.is_set(), "a policy query ran on without a deadline"
+
+
+RUNAWAY = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"
+
+
+@contextlib.contextmanager
+def interrupted(store: Store) -> Iterator[None]:
+    """The block's policy query must fail with "interrupted", by its deadline."""
+    with watchdog(store), pytest.raises(sqlite3.OperationalError, match="interrupted"):
+        yield
+
+
+@pytest.mark.parametrize("mode", ["in-memory", "on-disk"])
+def test_a_policy_query_has_a_deadline(stats: Statistics, tmp_path: Path, mode: str) -> None:
+    store = make_store(stats, tmp_path, mode)
+    store.query_limits = QueryLimits(max_seconds=0.2)
+    with interrupted(store):
+        store.query(RUNAWAY)
+    # Also while the rows are fetched: the statement steps after the first row too.
+    every_row = RUNAWAY.replace("count(*)", "x")
+    with interrupted(store):
+        store.query(every_row, limits=QueryLimits(max_seconds=0.1, max_rows=10**9))
+    with store.snapshot():  # inside a KPI pass's read transaction as well
+        with interrupted(store):
+            store.query(RUNAWAY, limits=QueryLimits(max_seconds=0.1))
+        assert store.query("SELECT count(*) FROM iface") == [(0,)]
+    # With no time at all, a query of more than PROGRESS_EVERY instructions fails ...
+    with interrupted(store):
+        store.query(RUNAWAY.replace("FROM c)", "FROM c WHERE x < 100000)"), limits=QueryLimits(0))
+    assert stats.count(Counter.QUERY_ERRORS) == 4
+    # ... and the deadline goes with it: the store's own bigger work runs after it.
+    rows = [{"name": f"eth{i}", "speed": i, "up": 1, "_ts": 1.0} for i in range(5000)]
+    store.write_batch("iface", rows, replace=True)
+    assert store.rows("iface") == rows
+
+
+def test_a_policy_query_has_a_row_limit(stats: Statistics, tmp_path: Path) -> None:
+    store = make_store(stats, tmp_path, "on-disk")
+    store.write_batch("iface", [{"name": f"eth{i}", "_ts": 1.0} for i in range(5)])
+    three = QueryLimits(max_rows=3)
+    assert len(store.query("SELECT name FROM iface LIMIT 3", limits=three)) == 3
+    with pytest.raises(QueryLimitError, match="more than 3 rows") as info:
+        store.query("SELECT name FROM iface", limits=three)
+    assert info.value.max_rows == 3
+    assert stats.count(Counter.QUERY_ERRORS) == 1
+    # The unfinished statement was reset: it holds no read transaction, so another
+    # connection's checkpoint is not kept waiting by it.
+    other = sqlite3.connect(tmp_path / DB_FILE, timeout=0, isolation_level=None)
+    assert other.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0  # not busy
+    other.close()
+    assert len(store.query("SELECT name FROM iface")) == 5  # the default limit is far higher
+
+
+def test_a_policy_query_has_a_value_length_limit(stats: Statistics, tmp_path: Path) -> None:
+    store = make_store(stats, tmp_path)
+    small = QueryLimits(max_value_bytes=1000)
+    assert store.query("SELECT length(zeroblob(1000))", limits=small) == [(1000,)]
+    for sql in (
+        "SELECT zeroblob(1001)",
+        "SELECT replace(hex(zeroblob(400)), '0', 'xx')",
+        "SELECT hex(zeroblob(600))",
+    ):
+        with pytest.raises(sqlite3.DataError, match="too big"):
+            store.query(sql, limits=small)
+    # The default limit is back for other queries; reports may be longer still.
+    assert store.query("SELECT length(zeroblob(5000))") == [(5000,)]
+    with pytest.raises(sqlite3.DataError, match="too big"):
+        store.query(f"SELECT zeroblob({MAX_VALUE_BYTES + 1})")
+    document = "x" * (MAX_VALUE_BYTES + 1)
+    store.put_report(1, document)
+    assert store.reports() == {1: document}
+    assert store.query("SELECT count(*) FROM _pa_reports") == [(1,)]
+
+
+def _file_bytes(tmp_path: Path) -> bytes:
+    found = b""
+    for suffix in ("", "-wal"):
+        path = tmp_path / (DB_FILE + suffix)
+        if path.exists():
+            found += path.read_bytes()
+    return found
+
+
+def test_cleared_data_leaves_no_trace_in_the_files(stats: Statistics, tmp_path: Path) -> None:
+    store = make_store(stats, tmp_path, "on-disk")
+    secret = "operator-secret-7f3a9c"
+    # Several versions of the rows (replace batches, appends) and a big table, so the
+    # deleted content sits in cells, free pages and many WAL frames.
+    for ts in range(5):
+        rows = [{"name": f"{secret}-{i}", "speed": ts, "_ts": float(ts)} for i in range(300)]
+        store.write_batch("iface", rows, replace=True)
+        store.write_batch("samples", [{"value": float(i), "_ts": float(ts)} for i in range(50)])
+    store.write_single("iface", {"name": secret, "_ts": 9.0})
+    store.put_report(1, '{"kept": true}')
+    assert secret.encode() in _file_bytes(tmp_path)  # the check below can see the text
+    store.clear_collected()
+    data = _file_bytes(tmp_path)
+    assert secret.encode() not in data
+    assert (tmp_path / (DB_FILE + "-wal")).stat().st_size == 0
+    # The store goes on: reports stay, new rows are written and read.
+    assert store.reports() == {1: '{"kept": true}'}
+    store.write_batch("iface", [{"name": "after", "_ts": 10.0}], replace=True)
+    assert store.query("SELECT name FROM iface") == [("after",)]
+    store.close()
+    assert secret.encode() not in _file_bytes(tmp_path)
+
+
+def test_cleared_data_leaves_no_trace_after_a_switch_to_disk(
+    stats: Statistics, tmp_path: Path
+) -> None:
+    # The connection a switch opens deletes securely too.
+    store = make_store(stats, tmp_path, "in-memory")
+    secret = "moved-secret-41b2"
+    store.write_batch("iface", [{"name": f"{secret}-{i}", "_ts": 1.0} for i in range(300)])
+    store.switch("on-disk")
+    store.write_batch("iface", [{"name": f"{secret}-x{i}", "_ts": 2.0} for i in range(300)])
+    assert secret.encode() in _file_bytes(tmp_path)
+    store.clear_collected()
+    assert secret.encode() not in _file_bytes(tmp_path)
+    store.close()
