@@ -20,7 +20,7 @@ from pathlib import Path
 from lxml import etree
 
 from agent.api import NETCONF_BASE_NS
-from agent.server.auth import write_atomically
+from agent.fileutil import write_atomically
 from agent.server.errors import invalid_value
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ from lxml import etree
 from agent.api import PA_NS, RpcError
 from agent.schema import RpcSchema, Schema, SchemaNode, split_tag
 from agent.server import errors
-from agent.server.edit import DataPath, not_configurable
+from agent.server.edit import DataPath, leaf_value, not_configurable
 
 
 def validate_config(
@@ -80,22 +80,7 @@ def _check_node(element: etree._Element, node: SchemaNode, parent_path: DataPath
             f"{node.name} is config false", path=path.text, path_ns=path.prefixes
         )
     if node.kind in ("leaf", "leaf-list"):
-        if any(isinstance(child.tag, str) for child in element):
-            raise errors.bad_element(
-                node.name,
-                f"{node.name} cannot have child elements",
-                type="application",
-                path=path.text,
-                path_ns=path.prefixes,
-            )
-        text = element.text or ""
-        problem = node.check_value(text, element.nsmap)
-        if problem is not None:
-            raise errors.invalid_value(
-                f"invalid value {text!r} for {node.name}: {problem}",
-                path=path.text,
-                path_ns=path.prefixes,
-            )
+        leaf_value(element, node, path)  # raises for child elements or a bad value
         return
     if node.kind in ("anydata", "anyxml"):
         return
