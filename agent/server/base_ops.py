@@ -32,6 +32,7 @@ from agent.server.with_defaults import WD_NS, apply_with_defaults, parse_with_de
 _NC = f"{{{NETCONF_BASE_NS}}}"
 _CONFIG_TAG = _NC + "config"
 _FILTER_TAG = _NC + "filter"
+_NC_WITH_DEFAULTS = _NC + "with-defaults"  # misplaced: it has a namespace of its own
 _WD_DEFAULT_ATTR = "{urn:ietf:params:xml:ns:netconf:default:1.0}default"
 
 
@@ -41,8 +42,11 @@ _WD_DEFAULT_ATTR = "{urn:ietf:params:xml:ns:netconf:default:1.0}default"
 def _only_params(op: etree._Element, allowed: set[str]) -> None:
     """Refuse unknown parameters; the with-defaults parameter has its own namespace."""
     for child in op:
-        if not isinstance(child.tag, str):
+        tag = child.tag
+        if not isinstance(tag, str):
             continue
+        if tag.startswith(_NC) and tag[len(_NC) :] in allowed and tag != _NC_WITH_DEFAULTS:
+            continue  # the usual case, decided without building a QName
         qname = etree.QName(child)
         if qname.namespace == WD_NS and qname.localname == "with-defaults":
             if "with-defaults" in allowed:
@@ -71,7 +75,13 @@ def _datastore_name(op: etree._Element, param: str, allowed: tuple[str, ...]) ->
     element = op.find(_NC + param)
     if element is None:
         raise errors.missing_element(param, f"<{etree.QName(op).localname}> needs <{param}>")
-    names = [etree.QName(c) for c in element if isinstance(c.tag, str)]
+    named = [c for c in element if isinstance(c.tag, str)]
+    if len(named) == 1:
+        tag = named[0].tag
+        assert isinstance(tag, str)
+        if tag.startswith(_NC) and tag[len(_NC) :] in allowed:
+            return tag[len(_NC) :]  # the usual case, decided without building a QName
+    names = [etree.QName(c) for c in named]
     if len(names) != 1:
         raise errors.bad_element(param, f"<{param}> must name exactly one datastore")
     qname = names[0]

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any
 
 import asyncssh
+from asyncssh.constants import MSG_IGNORE
 from asyncssh.encryption import get_encryption_algs
 
 from agent.config import ConfigError
@@ -56,11 +57,11 @@ class ProcessChannel:
 class CoalescingTransport:
     """Lets the packets of one NETCONF message reach the socket in one ``send``.
 
-    asyncssh writes each SSH packet separately and puts an SSH_MSG_IGNORE packet before every
-    packet it encrypts (a traffic-analysis countermeasure it applies to every cipher, with no
-    option to turn it off), so each reply took two ``send`` system calls.  Inside ``batch()``
-    writes are collected and handed over as one at its end; outside, they pass straight
-    through.  The order of bytes never changes.
+    asyncssh writes each SSH packet separately: a reply larger than the channel's packet size
+    (32 KiB), or any reply under a CBC cipher (an SSH_MSG_IGNORE packet goes before each
+    packet, see ``_skip_ignore_packets``), took one ``send`` system call per packet.  Inside
+    ``batch()`` writes are collected and handed over as one at its end; outside, they pass
+    straight through.  The order of bytes never changes.
     """
 
     def __init__(self, transport: asyncio.Transport) -> None:
@@ -107,6 +108,33 @@ def _coalescing_transport(conn: object) -> CoalescingTransport | None:
     return None
 
 
+# What asyncssh puts before every packet it encrypts: an SSH_MSG_IGNORE with empty data.
+_EMPTY_IGNORE_DATA = (b"\x00\x00\x00\x00",)  # the SSH string b""
+
+
+def _skip_ignore_packets(conn: asyncssh.SSHServerConnection) -> None:
+    """Stop asyncssh from sending an empty SSH_MSG_IGNORE before each packet, unless the
+    connection encrypts with a CBC cipher.
+
+    The empty ignore packet is the countermeasure of RFC 4251 §9.3.1 against a
+    chosen-plaintext attack on CBC mode (an attacker predicting the next IV); with CTR and
+    the AEAD ciphers we offer by default it protects nothing, and it costs a second packet
+    (build, encrypt, send) for every reply.  OpenSSH sends none.  asyncssh has no option for
+    it, so the connection's ``send_packet`` (which inserts it by calling itself) is wrapped
+    on this one connection; every other packet passes unchanged.
+    """
+    send_packet = conn.send_packet
+
+    def without_empty_ignore(pkttype: int, *args: bytes, **kwargs: Any) -> None:
+        if pkttype == MSG_IGNORE and args == _EMPTY_IGNORE_DATA:
+            cipher = str(conn.get_extra_info("send_cipher", ""))
+            if not cipher.endswith("-cbc") and not cipher.endswith("-cbc@ssh.com"):
+                return
+        send_packet(pkttype, *args, **kwargs)
+
+    setattr(conn, "send_packet", without_empty_ignore)  # noqa: B010 (one instance only)
+
+
 class _SSHServer(asyncssh.SSHServer):
     def __init__(self, users: UserStore) -> None:
         self._users = users
@@ -115,6 +143,7 @@ class _SSHServer(asyncssh.SSHServer):
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
         self._conn = conn
         _coalescing_transport(conn)
+        _skip_ignore_packets(conn)
 
     def begin_auth(self, username: str) -> bool:
         keys = self._users.authorized_keys(username)

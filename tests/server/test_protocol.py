@@ -10,6 +10,7 @@ from lxml import etree
 from server_helpers import NC, PA, RawSession, RunningServer, error_tags, run_raw
 
 from agent.config import ServerConfig
+from agent.server.framing import encode_chunked
 
 BASE10 = "urn:ietf:params:netconf:base:1.0"
 BASE11 = "urn:ietf:params:netconf:base:1.1"
@@ -299,3 +300,47 @@ def test_wrong_password_is_refused(running: RunningServer) -> None:
 
     with pytest.raises(asyncssh.PermissionDenied):
         asyncio.run(scenario())
+
+
+def test_pipelining_client_does_not_starve_other_sessions(running: RunningServer) -> None:
+    """A client that pipelines many RPCs in one write shares the server with the others:
+    another session's RPC is answered long before the pipeline is through."""
+    count = 2000
+
+    async def main() -> tuple[list[float], float]:
+        busy, other = await RawSession.open(running.port), await RawSession.open(running.port)
+        try:
+            await busy.hello()
+            await other.hello()
+            busy.writer.write(
+                b"".join(
+                    encode_chunked(
+                        f'<rpc xmlns="{NC}" message-id="{i}">{GET_CONFIG}</rpc>'.encode()
+                    )
+                    for i in range(count)
+                )
+            )
+            arrivals: list[float] = []
+            first = await busy.read_message()  # the server is inside the pipeline now
+            assert first is not None
+            loop = asyncio.get_running_loop()
+            arrivals.append(loop.time())
+
+            async def read_rest() -> None:
+                while len(arrivals) < count:
+                    assert await busy.read_message(timeout=30) is not None
+                    arrivals.append(loop.time())
+
+            rest = asyncio.create_task(read_rest())
+            reply = await other.rpc(GET_CONFIG, "other")
+            answered = loop.time()
+            assert reply.find(f"{{{NC}}}data") is not None
+            await rest
+            return arrivals, answered
+        finally:
+            busy.close()
+            other.close()
+
+    arrivals, answered = asyncio.run(main())
+    before = sum(1 for t in arrivals if t <= answered)
+    assert before < count // 4, f"{before} of {count} pipelined replies came first"

@@ -7,7 +7,10 @@ import re
 from pathlib import Path
 
 import pytest
+from lxml import etree
 from server_helpers import NC, RawSession, RunningServer, error_tags, run_raw
+
+from agent.server.session import _serialised_start, reply_start
 
 WD = "urn:ietf:params:xml:ns:yang:ietf-netconf-with-defaults"
 _PREFIX = re.compile(r"([A-Za-z_][\w.-]*):")
@@ -54,3 +57,28 @@ def test_with_defaults_in_the_base_namespace_is_an_error(server: RunningServer) 
         assert error_tags(good) == []
 
     run_raw(server.port, scenario)
+
+
+@pytest.mark.parametrize(
+    "rpc",
+    [
+        f'<rpc xmlns="{NC}" message-id="101"/>',
+        f'<nc:rpc xmlns:nc="{NC}" message-id="urn:uuid:5d3f4bd2-4a7d-4a1c-9d0e"/>',
+        f'<rpc xmlns="{NC}" xmlns:x="urn:x" x:tag="a&amp;b" message-id="7" user="ops"/>',
+        f'<rpc xmlns="{NC}" message-id="a &amp; &lt;b&gt; &quot;c&quot;&#9;d"/>',
+        f'<rpc xmlns="{NC}" message-id="42" note="pa-message-id-placeholder"/>',
+        f'<rpc xmlns="{NC}" message-id=""/>',
+        f'<rpc xmlns="{NC}"/>',
+    ],
+)
+def test_reply_start_echoes_rpc_attributes_exactly(rpc: str) -> None:
+    """The memoised start of a reply is byte for byte what lxml makes of the rpc's
+    attributes and namespaces, for a second rpc of the same shape too."""
+    element = etree.fromstring(rpc)
+    for _ in range(2):
+        assert reply_start(element) == _serialised_start(element)
+    if element.get("message-id"):
+        element.set("message-id", "2002")
+        assert reply_start(element) == _serialised_start(element)
+        assert b'message-id="2002"' in reply_start(element)
+    etree.fromstring(reply_start(element) + b"</rpc-reply>")  # well-formed
