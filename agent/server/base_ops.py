@@ -5,6 +5,7 @@ edit-config, copy-config, delete-config, lock, unlock, close-session, kill-sessi
 from __future__ import annotations
 
 import copy
+import functools
 import time
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
@@ -236,7 +237,9 @@ async def op_get(ctx: OpContext, op: etree._Element) -> Sequence[etree._Element 
     key: Hashable = None
     if len(tokens) == len(plan.requests):
         # every selected provider vouches for its state: the reply is a function of the key
-        key = ("get", running.generation, filter_key, mode, tuple(tokens))
+        generation = running.generation
+        ctx.valid_while = functools.partial(_unchanged, running, generation, plan, tuple(tokens))
+        key = ("get", generation, filter_key, mode, tuple(tokens))
         cached = server.reply_cache.get(key)
         if cached is not None:
             return [cached]
@@ -275,7 +278,9 @@ async def op_get_config(ctx: OpContext, op: etree._Element) -> Sequence[etree._E
         raise
     store = server.datastores.get(name)
     # a datastore's content is replaced, never changed in place: its generation identifies it
-    key = ("get-config", name, store.generation, parameter_key(op, _FILTER_TAG), mode)
+    generation = store.generation
+    ctx.valid_while = lambda: store.generation == generation
+    key = ("get-config", name, generation, parameter_key(op, _FILTER_TAG), mode)
     cached = server.reply_cache.get(key)
     if cached is not None:
         return [cached]
@@ -284,6 +289,19 @@ async def op_get_config(ctx: OpContext, op: etree._Element) -> Sequence[etree._E
     body = serialize_child(_finish(ctx, data, flt, mode, config_only=True)[0])
     server.reply_cache.put(key, body)
     return [body]
+
+
+def _unchanged(
+    running: Datastore, generation: int, plan: GetPlan, tokens: tuple[Hashable, ...]
+) -> bool:
+    """Whether a get planned as ``plan`` would answer what it answered at ``generation``
+    of running with the providers' state ``tokens``."""
+    if running.generation != generation:
+        return False
+    return all(
+        _state_token(provider, request) == token
+        for (provider, request), token in zip(plan.requests, tokens, strict=True)
+    )
 
 
 def _state_token(provider: StateProvider, request: StateRequest) -> Hashable | None:

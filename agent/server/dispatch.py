@@ -25,12 +25,18 @@ if TYPE_CHECKING:
     from agent.server.session import NetconfSession
 
 
-@dataclass(frozen=True)
+@dataclass
 class OpContext:
-    """What a built-in operation handler gets: its session and the server."""
+    """What a built-in operation handler gets: its session and the server.
+
+    A read whose reply is a function of the request and of some state the server can check
+    cheaply sets ``valid_while`` to that check (true while the state is unchanged); the
+    session then answers repeats of the request from ``requestmemo`` while it holds.
+    """
 
     session: NetconfSession
     server: NetconfServer
+    valid_while: Callable[[], bool] | None = None
 
 
 # A built-in handler returns the children of <rpc-reply> (empty = <ok/>): elements, or bytes

@@ -28,6 +28,7 @@ from agent.server.dispatch import Dispatcher
 from agent.server.edit import Editor
 from agent.server.monitoring import MonitoringProvider, Statistics
 from agent.server.readcache import Memo, ReplyCache
+from agent.server.requestmemo import RequestMemo
 from agent.server.session import NetconfSession
 from agent.server.ssh import ProcessChannel, start_ssh_server
 from agent.server.validation import PaBindingValidator, validate_config
@@ -104,6 +105,7 @@ class NetconfServer:
         self.schema = _load_schema(tuple(modules) if modules is not None else DEFAULT_MODULES)
         self.parser = HardenedParser(config.max_message_size)
         self.reply_cache = ReplyCache()
+        self.request_memo = RequestMemo()
         self.get_plans: Memo[base_ops.GetPlan] = Memo()
         self.users = UserStore(state_dir)
         self.stats = Statistics()

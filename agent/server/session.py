@@ -287,6 +287,13 @@ class NetconfSession:
 
     async def handle_message(self, message: bytes) -> bytes | None:
         """Handle one received message; return the serialised reply (None: no reply)."""
+        memo = self.server.request_memo
+        if len(memo):
+            repeated = memo.reply(self.username, message)
+            if repeated is not None:
+                self.in_rpcs += 1
+                self.server.stats.in_rpcs += 1
+                return repeated
         try:
             rpc = self.server.parser.parse(message)
         except XmlError as exc:
@@ -325,8 +332,9 @@ class NetconfSession:
         # a well-formed rpc (in-rpcs); its operation's errors count in out-rpc-errors only
         self.in_rpcs += 1
         self.server.stats.in_rpcs += 1
+        ctx = OpContext(self, self.server)
         try:
-            children = await handler(OpContext(self, self.server), op)
+            children = await handler(ctx, op)
         except RpcErrors as exc:
             return self._error_reply(rpc, exc.errors)
         except RpcError as exc:
@@ -338,9 +346,12 @@ class NetconfSession:
             )
         if not children:
             return self._wrap_reply(rpc, [b"<ok/>"])
-        return self._wrap_reply(
-            rpc, [c if isinstance(c, bytes) else serialize_child(c) for c in children]
-        )
+        bodies = [c if isinstance(c, bytes) else serialize_child(c) for c in children]
+        bodies.append(b"</rpc-reply>")
+        start = reply_start(rpc)
+        if ctx.valid_while is not None:
+            memo.remember(self.username, message, start, bodies, ctx.valid_while)
+        return b"".join([start, *bodies])
 
     def _wrap_reply(self, rpc: etree._Element | None, bodies: list[bytes]) -> bytes:
         """``<rpc-reply>`` around children already serialised in place (see

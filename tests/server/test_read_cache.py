@@ -20,6 +20,7 @@ from agent.api import Registry, RpcContext, StateRequest
 from agent.config import ServerConfig
 from agent.datatree.copying import append_copy
 from agent.server.readcache import ReplyCache
+from agent.server.requestmemo import RequestMemo, split_message_id
 from agent.server.ssh import CoalescingTransport
 from agent.server.xmlparse import HardenedParser, XmlError
 
@@ -41,7 +42,9 @@ def _storage_config(value: str) -> str:
 
 
 def _hits(running: RunningServer) -> int:
-    return running.run(lambda: running.server.reply_cache.hits)
+    """Reads served from a cache: the reply cache, or the request memo in front of it."""
+    server = running.server
+    return running.run(lambda: server.reply_cache.hits + server.request_memo.hits)
 
 
 def test_get_config_after_an_edit_sees_the_edit(
@@ -376,3 +379,80 @@ def test_filters_that_differ_only_in_prefix_bindings_are_not_confused(
     for _ in range(2):
         assert get(PA).findtext(f".//{{{PA}}}storage") == "in-memory"
         assert len(get("urn:test:other")) == 0
+
+
+@pytest.mark.parametrize(
+    ("message", "parts"),
+    [
+        (b'<rpc message-id="101" xmlns="x"><get/></rpc>', (b'<rpc message-id="', b"101")),
+        (b"<rpc message-id='urn:uuid:1-2'><get/></rpc>", (b"<rpc message-id='", b"urn:uuid:1-2")),
+        (b'<rpc message-id="a b"><get/></rpc>', None),  # needs no escaping: spaces do not
+        (b'<rpc message-id="a&amp;b"><get/></rpc>', None),
+        (b'<rpc message-id=""><get/></rpc>', None),
+        (b'<rpc><get message-id="1"/><x message-id="1"/></rpc>', None),  # twice
+        (b'<!-- message-id="1" --><rpc message-id="1"><get/></rpc>', None),
+        (b'<rpc message-id = "1"><get/></rpc>', None),  # legal XML, just not recognised
+        (b'<rpc message-id="1"><get/></rpc>' + b" " * 5000, None),  # too long to keep
+    ],
+)
+def test_request_memo_recognises_only_a_plain_single_message_id(
+    message: bytes, parts: tuple[bytes, bytes] | None
+) -> None:
+    split = split_message_id(message)
+    if parts is None:
+        assert split is None
+    else:
+        assert split is not None and split[:2] == parts
+        assert b"".join(split) == message
+
+
+def test_request_memo_keys_on_user_and_bytes_and_obeys_its_condition() -> None:
+    memo = RequestMemo(max_entries=2)
+    valid = [True]
+    request = b'<rpc message-id="1" xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><get/></rpc>'
+    start = b'<?xml version="1.0"?>\n<rpc-reply message-id="1" xmlns="urn:x">'
+    memo.remember("alice", request, start, [b"<data/>", b"</rpc-reply>"], lambda: valid[0])
+    again = request.replace(b'"1"', b'"2"', 1)
+    assert memo.reply("alice", again) == start.replace(b'"1"', b'"2"') + b"<data/></rpc-reply>"
+    assert memo.reply("bob", again) is None  # another user never shares a reply
+    assert memo.reply("alice", again.replace(b"<get/>", b"<get></get>")) is None
+    valid[0] = False
+    assert memo.reply("alice", again) is None  # the state changed: forgotten
+    assert len(memo) == 0
+    for n in range(3):  # least recently used out first
+        memo.remember("alice", request.replace(b"get", b"g%d" % n), start, [b""], lambda: True)
+    assert len(memo) == 2
+
+
+def test_repeated_reads_are_answered_from_the_request_memo_and_stay_fresh(
+    running: RunningServer, connect: Callable[..., manager.Manager]
+) -> None:
+    m = connect()
+    memo_hits = lambda: running.run(lambda: running.server.request_memo.hits)  # noqa: E731
+    replies = [m.get_config(source="running") for _ in range(3)]
+    assert memo_hits() == 2
+    # each answers its own request (ncclient matches replies to requests by message-id)
+    ids = {etree.fromstring(reply.xml.encode()).get("message-id") for reply in replies}
+    assert len(ids) == 3
+    m.edit_config(target="running", config=_storage_config("in-memory"))
+    assert _storage(m, "running") == "in-memory"  # the edit made the memo's reply stale
+    assert _storage(m, "running") == "in-memory"
+
+    # a message-id given twice (here also on the operation) is never answered from the memo
+    async def twice(raw: RawSession) -> list[str | None]:
+        await raw.hello()
+        body = '<get-config message-id="9"><source><running/></source></get-config>'
+        replies = [await raw.rpc(body, message_id="9") for _ in range(2)]
+        return [r.get("message-id") for r in replies]
+
+    before = memo_hits()
+    assert run_raw(running.port, twice) == ["9", "9"]
+    assert memo_hits() == before
+
+    async def plain(raw: RawSession) -> list[str | None]:
+        await raw.hello()
+        body = "<get-config><source><running/></source></get-config>"
+        return [(await raw.rpc(body, message_id=f"m{n}")).get("message-id") for n in range(3)]
+
+    assert run_raw(running.port, plain) == ["m0", "m1", "m2"]
+    assert memo_hits() == before + 2
