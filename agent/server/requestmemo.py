@@ -11,29 +11,38 @@ with that reply and the new message-id, as long as the operation's own condition
 Only what is certainly the same request is recognised:
 - the bytes must be equal apart from the message-id value (another prefix, attribute order,
   whitespace or encoding makes a different entry, never a wrong one);
+- the message must be in UTF-8 or ASCII (it starts with ``<``, and an XML declaration names
+  no other encoding): in UTF-16 or EBCDIC the bytes ``message-id`` may be part of anything;
 - ``message-id`` must occur exactly once in the message and its value must need no XML
   escaping, so the cut-out is the ``<rpc>`` attribute and nothing else;
 - only replies of operations that set ``valid_while`` are kept (successful reads); an error
   reply, or an operation with effects, is never replayed;
 - the user is part of the key: a later access control may answer users differently.
 
-Entries are evicted least recently used first, bounded by count; a reply larger than
-``MAX_REPLY_BYTES`` is not kept (its body stays in the reply cache).
+Entries are evicted least recently used first, bounded by count and by the bytes of the
+replies they hold; a reply larger than a quarter of the byte budget is not kept (its body
+stays in the reply cache).  An entry whose condition fails (or raises) is dropped when it
+is next looked up, and the request takes the normal path.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+log = logging.getLogger(__name__)
+
 MAX_REQUEST_BYTES = 4096
-MAX_REPLY_BYTES = 1 << 20
 DEFAULT_MAX_ENTRIES = 64
+DEFAULT_MAX_BYTES = 4 * 1024 * 1024
 _ID_ATTRIBUTE = b"message-id"
 # A value that stands for itself in an XML attribute, quoted either way.
 _PLAIN_VALUE = re.compile(rb"[A-Za-z0-9_.:/+@-]{1,256}")
+_DECLARED_ENCODING = re.compile(rb"""encoding\s*=\s*["']([^"']*)["']""")
+_BYTE_FOR_BYTE = (b"utf-8", b"utf8", b"us-ascii", b"ascii")
 
 RequestKey = tuple[str, bytes, bytes]
 
@@ -44,13 +53,18 @@ class _Entry:
     after_id: bytes  # the rest of the reply's start tag
     bodies: Sequence[bytes]  # then the reply's children and "</rpc-reply>"
     valid_while: Callable[[], bool]
+    size: int  # bytes of the reply
 
 
 def split_message_id(message: bytes) -> tuple[bytes, bytes, bytes] | None:
     """``(before, message-id value, after)`` if the message qualifies (see the module
     docstring), else None."""
-    if len(message) > MAX_REQUEST_BYTES:
-        return None
+    if len(message) > MAX_REQUEST_BYTES or not message.startswith(b"<") or message[1:2] == b"\0":
+        return None  # too long, or not UTF-8 ("<\0" starts UTF-16LE and UTF-32LE)
+    if message.startswith(b"<?xml"):
+        declared = _DECLARED_ENCODING.search(message, 0, max(message.find(b"?>"), 0))
+        if declared is not None and declared.group(1).lower() not in _BYTE_FOR_BYTE:
+            return None
     at = message.find(_ID_ATTRIBUTE)
     if at < 0 or message.find(_ID_ATTRIBUTE, at + len(_ID_ATTRIBUTE)) >= 0:
         return None
@@ -70,9 +84,13 @@ def split_message_id(message: bytes) -> tuple[bytes, bytes, bytes] | None:
 class RequestMemo:
     """Replies by request, for requests that differ only in their message-id."""
 
-    def __init__(self, max_entries: int = DEFAULT_MAX_ENTRIES) -> None:
+    def __init__(
+        self, max_entries: int = DEFAULT_MAX_ENTRIES, max_bytes: int = DEFAULT_MAX_BYTES
+    ) -> None:
         self.max_entries = max_entries
+        self.max_bytes = max_bytes
         self._entries: OrderedDict[RequestKey, _Entry] = OrderedDict()
+        self._bytes = 0
         self.hits = 0
 
     def __len__(self) -> int:
@@ -80,6 +98,10 @@ class RequestMemo:
 
     def clear(self) -> None:
         self._entries.clear()
+        self._bytes = 0
+
+    def _drop(self, key: RequestKey) -> None:
+        self._bytes -= self._entries.pop(key).size
 
     def reply(self, username: str, message: bytes) -> bytes | None:
         """The reply to ``message`` if it repeats a remembered request whose reply still
@@ -92,8 +114,13 @@ class RequestMemo:
         entry = self._entries.get(key)
         if entry is None:
             return None
-        if not entry.valid_while():
-            del self._entries[key]
+        try:
+            valid = entry.valid_while()
+        except Exception:  # e.g. a provider's state_token failing: the normal path reports it
+            log.debug("request memo: condition failed", exc_info=True)
+            valid = False
+        if not valid:
+            self._drop(key)
             return None
         self._entries.move_to_end(key)
         self.hits += 1
@@ -110,7 +137,8 @@ class RequestMemo:
         """Keep the reply ``start + bodies`` to ``message``; ``start`` is the reply's XML
         declaration and ``<rpc-reply>`` start tag, which echoes the message-id."""
         parts = split_message_id(message)
-        if parts is None or sum(map(len, bodies)) > MAX_REPLY_BYTES:
+        size = len(start) + sum(map(len, bodies))
+        if parts is None or size > self.max_bytes // 4:
             return
         before, value, after = parts
         echoed = b'message-id="' + value + b'"'
@@ -118,9 +146,11 @@ class RequestMemo:
         if at < 0 or start.count(_ID_ATTRIBUTE) != 1:
             return
         cut = at + len(echoed) - 1 - len(value)
-        entry = _Entry(start[:cut], start[cut + len(value) :], tuple(bodies), valid_while)
+        entry = _Entry(start[:cut], start[cut + len(value) :], tuple(bodies), valid_while, size)
         key = (username, before, after)
+        if key in self._entries:
+            self._drop(key)
         self._entries[key] = entry
-        self._entries.move_to_end(key)
-        while len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
+        self._bytes += size
+        while len(self._entries) > self.max_entries or self._bytes > self.max_bytes:
+            self._drop(next(iter(self._entries)))

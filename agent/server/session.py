@@ -85,7 +85,8 @@ def reply_start(rpc: etree._Element | None) -> bytes:
     if rpc is None or message_id is None or not _SPLICEABLE_ID.fullmatch(message_id):
         return _serialised_start(rpc)
     shape = (
-        tuple(item for item in rpc.attrib.items() if item[0] != "message-id"),
+        # every attribute in order, the message-id's place marked but not its value
+        tuple((name, None if name == "message-id" else value) for name, value in rpc.items()),
         tuple(rpc.nsmap.items()),
     )
     parts = _reply_starts.get(shape)

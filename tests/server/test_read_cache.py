@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from lxml import etree
 from ncclient import manager
-from server_helpers import NC, PA, RawSession, RunningServer, data_of, run_raw
+from server_helpers import NC, PA, RawSession, RunningServer, data_of, error_tags, run_raw
 
 from agent.api import Registry, RpcContext, StateRequest
 from agent.config import ServerConfig
@@ -393,6 +393,11 @@ def test_filters_that_differ_only_in_prefix_bindings_are_not_confused(
         (b'<!-- message-id="1" --><rpc message-id="1"><get/></rpc>', None),
         (b'<rpc message-id = "1"><get/></rpc>', None),  # legal XML, just not recognised
         (b'<rpc message-id="1"><get/></rpc>' + b" " * 5000, None),  # too long to keep
+        (b'<?xml version="1.0" encoding="UTF-8"?><rpc message-id="7"/>', (b"<?xml", b"7")),
+        (b"<?xml version='1.0' encoding='ISO-8859-1'?><rpc message-id='7'/>", None),
+        ('<rpc message-id="1"/>'.encode("utf-16-le"), None),
+        (b"\xff\xfe" + '<rpc message-id="1"/>'.encode("utf-16-le"), None),
+        ('<rpc message-id="1"/>'.encode("utf-16-be"), None),
     ],
 )
 def test_request_memo_recognises_only_a_plain_single_message_id(
@@ -402,7 +407,7 @@ def test_request_memo_recognises_only_a_plain_single_message_id(
     if parts is None:
         assert split is None
     else:
-        assert split is not None and split[:2] == parts
+        assert split is not None and split[0].startswith(parts[0]) and split[1] == parts[1]
         assert b"".join(split) == message
 
 
@@ -422,6 +427,12 @@ def test_request_memo_keys_on_user_and_bytes_and_obeys_its_condition() -> None:
     for n in range(3):  # least recently used out first
         memo.remember("alice", request.replace(b"get", b"g%d" % n), start, [b""], lambda: True)
     assert len(memo) == 2
+    small = RequestMemo(max_bytes=4 * (len(start) + 10))  # room for four such replies
+    for n in range(6):
+        small.remember("a", request.replace(b"get", b"g%d" % n), start, [b"x" * 10], lambda: True)
+    assert len(small) == 4
+    small.remember("a", request, start, [b"x" * 11], lambda: True)  # over a quarter of the budget
+    assert small.reply("a", request) is None
 
 
 def test_repeated_reads_are_answered_from_the_request_memo_and_stay_fresh(
@@ -456,3 +467,76 @@ def test_repeated_reads_are_answered_from_the_request_memo_and_stay_fresh(
 
     assert run_raw(running.port, plain) == ["m0", "m1", "m2"]
     assert memo_hits() == before + 2
+
+
+def _utf16_rpc(message_id: str, note: str) -> bytes:
+    """A get-config in UTF-16LE whose attribute ``note`` is made of characters whose bytes
+    read, as ASCII, ``note`` itself: ``message-id`` bytes outside the rpc's attribute."""
+    disguised = note.encode().decode("utf-16-le")
+    text = (
+        f'<rpc xmlns="{NC}" message-id="{message_id}" note="{disguised}">'
+        "<get-config><source><running/></source></get-config></rpc>"
+    )
+    return b"\xff\xfe" + text.encode("utf-16-le")
+
+
+def test_request_memo_never_answers_requests_in_other_encodings(running: RunningServer) -> None:
+    async def scenario(raw: RawSession) -> list[etree._Element]:
+        await raw.hello()
+        replies = []
+        for note in ('message-id="1"', 'message-id="2"'):
+            raw.send(_utf16_rpc("1", note))
+            reply = await raw.read_message()
+            assert reply is not None
+            replies.append(etree.fromstring(reply))
+        return replies
+
+    replies = run_raw(running.port, scenario)
+    assert [r.get("message-id") for r in replies] == ["1", "1"]
+    assert replies[1].get("note") == b'message-id="2"'.decode("utf-16-le")
+    assert running.run(lambda: running.server.request_memo.hits) == 0
+
+
+class _Failing:
+    """A provider whose state token fails from its third call on."""
+
+    namespace = "urn:test:failing"
+    name = "failing"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def state_token(self, request: StateRequest) -> Hashable | None:
+        self.calls += 1
+        if self.calls > 2:
+            raise OSError("backing store unavailable")
+        return ("failing", 1)
+
+    def get_state(self, request: StateRequest) -> etree._Element | None:
+        element = etree.Element("{urn:test:failing}failing", nsmap={None: "urn:test:failing"})  # type: ignore[dict-item]
+        element.text = "v"
+        return element
+
+
+def test_failing_state_token_is_an_rpc_error_not_a_lost_session(tmp_path: Path) -> None:
+    registry = Registry()
+    registry.add_state_provider(_Failing())
+    server = RunningServer(tmp_path / "s", registry=registry)
+    body = '<get><filter type="subtree"><failing xmlns="urn:test:failing"/></filter></get>'
+    try:
+
+        async def scenario(raw: RawSession) -> list[list[str]]:
+            await raw.hello()
+            tags = [error_tags(await raw.rpc(body, message_id=str(n))) for n in range(3)]
+            tags.append(
+                error_tags(
+                    await raw.rpc(
+                        "<get-config><source><running/></source></get-config>", message_id="4"
+                    )
+                )
+            )
+            return tags
+
+        assert run_raw(server.port, scenario) == [[], [], ["operation-failed"], []]
+    finally:
+        server.stop()

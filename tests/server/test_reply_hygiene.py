@@ -82,3 +82,10 @@ def test_reply_start_echoes_rpc_attributes_exactly(rpc: str) -> None:
         assert reply_start(element) == _serialised_start(element)
         assert b'message-id="2002"' in reply_start(element)
     etree.fromstring(reply_start(element) + b"</rpc-reply>")  # well-formed
+
+
+def test_reply_start_keeps_the_attribute_order_of_each_rpc() -> None:
+    first = etree.fromstring(f'<rpc xmlns="{NC}" message-id="1" user="x"/>')
+    second = etree.fromstring(f'<rpc xmlns="{NC}" user="x" message-id="2"/>')
+    for rpc in (first, second, first):
+        assert reply_start(rpc) == _serialised_start(rpc)
