@@ -4,6 +4,11 @@ Written by hand because no maintained library offers an incremental, strict fram
 server side (ncclient's is client-side and tied to its threads).  ``FrameDecoder`` is fed
 whatever bytes the transport delivers and returns the complete messages; any violation of
 the chunked grammar raises ``FramingError`` and the session must be closed (RFC 6242 §4.2).
+
+A message longer than the size cap is not kept: its bytes are dropped as they arrive, and
+once its end has been seen ``next_message`` raises ``MessageTooLarge``, after which the
+decoder goes on with the next message.  The session answers ``too-big`` and keeps serving;
+memory stays bounded whatever the peer sends.
 """
 
 from __future__ import annotations
@@ -17,8 +22,12 @@ class FramingError(Exception):
     """The peer broke the framing rules; the session cannot continue."""
 
 
-class MessageTooLarge(FramingError):
-    """A message exceeded the configured size cap."""
+class MessageTooLarge(Exception):
+    """A message exceeded the configured size cap; it has been skipped whole (not fatal)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"message larger than {limit} bytes")
+        self.limit = limit
 
 
 def encode_eom(message: bytes) -> bytes:
@@ -51,6 +60,7 @@ class FrameDecoder:
         # chunked-mode state
         self._message = bytearray()
         self._chunk_remaining = 0  # bytes of chunk data still expected
+        self._skipping = False  # inside a message over the cap: its bytes are dropped
 
     def use_chunked(self) -> None:
         """Switch to chunked framing for every following message."""
@@ -62,34 +72,37 @@ class FrameDecoder:
         return len(self._buffer) + len(self._message)
 
     def feed(self, data: bytes) -> None:
-        """Add received bytes; take complete messages with ``next_message``."""
+        """Add received bytes; take complete messages with ``next_message`` (call it after
+        every feed: it also drops the bytes of a message over the cap)."""
         self._buffer += data
-        # cheap early check so a peer cannot grow the buffer without end
-        if (
-            not self.chunked
-            and len(self._buffer) > self.max_message_size + 2 * len(EOM)
-            and self._buffer.find(EOM, 0, self.max_message_size + len(EOM)) < 0
-        ):
-            raise MessageTooLarge(f"message larger than {self.max_message_size} bytes")
 
     def next_message(self) -> bytes | None:
         """The next complete message, or None until more bytes arrive.
 
         Call it until it returns None; the framing may be switched between two calls (after
         the hello) and the bytes already buffered are then decoded with the new framing.
+        Raises ``MessageTooLarge`` once a message over the cap has been skipped to its end.
         """
         return self._next_chunked() if self.chunked else self._next_eom()
 
+    def _too_large(self) -> MessageTooLarge:
+        self._skipping = False
+        return MessageTooLarge(self.max_message_size)
+
     def _next_eom(self) -> bytes | None:
-        end = self._buffer.find(EOM)
+        buf = self._buffer
+        end = buf.find(EOM)
         if end < 0:
-            if len(self._buffer) > self.max_message_size + len(EOM):
-                raise MessageTooLarge(f"message larger than {self.max_message_size} bytes")
+            if self._skipping or len(buf) > self.max_message_size + len(EOM):
+                # over the cap: drop what came, but the marker's first bytes may be here
+                self._skipping = True
+                del buf[: -(len(EOM) - 1)]
             return None
-        if end > self.max_message_size:
-            raise MessageTooLarge(f"message larger than {self.max_message_size} bytes")
-        message = bytes(self._buffer[:end])
-        del self._buffer[: end + len(EOM)]
+        if self._skipping or end > self.max_message_size:
+            del buf[: end + len(EOM)]
+            raise self._too_large()
+        message = bytes(buf[:end])
+        del buf[: end + len(EOM)]
         return message
 
     def _next_chunked(self) -> bytes | None:
@@ -99,7 +112,8 @@ class FrameDecoder:
                 take = min(self._chunk_remaining, len(buf))
                 if not take:
                     return None
-                self._message += buf[:take]
+                if not self._skipping:
+                    self._message += buf[:take]
                 del buf[:take]
                 self._chunk_remaining -= take
                 continue
@@ -116,6 +130,8 @@ class FrameDecoder:
                 if buf[3:4] != b"\n":
                     raise FramingError("bad end-of-chunks marker")
                 del buf[:4]
+                if self._skipping:
+                    raise self._too_large()
                 if not self._message:
                     raise FramingError("end-of-chunks marker without any chunk")
                 message = bytes(self._message)
@@ -135,7 +151,8 @@ class FrameDecoder:
             size = int(digits)
             if size > MAX_CHUNK_SIZE:
                 raise FramingError(f"chunk size {size} exceeds {MAX_CHUNK_SIZE}")
-            if len(self._message) + size > self.max_message_size:
-                raise MessageTooLarge(f"message larger than {self.max_message_size} bytes")
+            if not self._skipping and len(self._message) + size > self.max_message_size:
+                self._skipping = True  # the chunks go on being parsed, their data dropped
+                self._message.clear()
             del buf[: newline + 1]
             self._chunk_remaining = size

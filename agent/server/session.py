@@ -21,7 +21,13 @@ from agent.api import NETCONF_BASE_NS, RpcError
 from agent.server import errors
 from agent.server.dispatch import OpContext, serialize_child
 from agent.server.errors import RpcErrors, rpc_error_element
-from agent.server.framing import FrameDecoder, FramingError, encode_chunked, encode_eom
+from agent.server.framing import (
+    FrameDecoder,
+    FramingError,
+    MessageTooLarge,
+    encode_chunked,
+    encode_eom,
+)
 from agent.server.xmlparse import XmlError
 
 if TYPE_CHECKING:
@@ -218,7 +224,13 @@ class NetconfSession:
                 return
             self.established = True
             while not self.closing:
-                message = await self._receive_rpc()
+                try:
+                    message = await self._receive_rpc()
+                except MessageTooLarge as exc:
+                    # skipped whole by the decoder: say so, and go on with the next message
+                    self._count_bad()
+                    await self._send(self._error_reply(None, [errors.too_big(str(exc))]))
+                    continue
                 reply = await self.handle_message(message)
                 if reply is not None:
                     await self._send(reply)
@@ -256,6 +268,10 @@ class NetconfSession:
             message = await self._receive(self.server.config.hello_timeout)
         except TimeoutError:
             log.info("session %d: no hello within the hello timeout", self.session_id)
+            self.server.stats.in_bad_hellos += 1
+            return False
+        except MessageTooLarge as exc:
+            log.info("session %d: hello %s, closing", self.session_id, exc)
             self.server.stats.in_bad_hellos += 1
             return False
         try:

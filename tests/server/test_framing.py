@@ -77,14 +77,27 @@ def test_chunked_rejects_bad_framing(data: bytes) -> None:
         decode_all(decoder, data)
 
 
-def test_size_caps() -> None:
+def test_size_caps_skip_the_message_and_go_on() -> None:
     eom = FrameDecoder(10)
+    assert decode_all(eom, b"x" * 30) == []  # dropped as it comes
+    assert eom.pending <= 5  # only what may be the start of the marker is kept
+    assert decode_all(eom, b"y" * 1000 + b"]]>]") == []
     with pytest.raises(MessageTooLarge):
-        decode_all(eom, b"x" * 30)
+        decode_all(eom, b"]><ok/>]]>]]>")
+    assert decode_all(eom, b"") == [b"<ok/>"]
+    exact = FrameDecoder(10)
+    with pytest.raises(MessageTooLarge):
+        decode_all(exact, b"x" * 11 + b"]]>]]>")
+    assert decode_all(exact, b"x" * 10 + b"]]>]]>") == [b"x" * 10]
+
     chunked = FrameDecoder(10)
     chunked.use_chunked()
+    assert decode_all(chunked, b"\n#6\n123456\n#6\n12") == []
+    assert chunked.pending == 0  # the oversize message's data is not kept
+    assert decode_all(chunked, b"3456\n#100000\n" + b"z" * 5000) == []
     with pytest.raises(MessageTooLarge):
-        decode_all(chunked, b"\n#6\n123456\n#6\n")
+        decode_all(chunked, b"z" * (100000 - 5000) + b"\n##\n")
+    assert decode_all(chunked, b"\n#5\n<ok/>\n##\n") == [b"<ok/>"]
 
 
 def test_encoders_round_trip() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 from lxml import etree
 from server_helpers import NC, PA, RawSession, RunningServer, error_tags, run_raw
 
@@ -275,15 +276,48 @@ def test_hello_and_idle_timeouts(tmp_path: Path) -> None:
         server.stop()
 
 
-def test_message_size_cap_closes_session(tmp_path: Path) -> None:
+@pytest.mark.parametrize("base11", [True, False])
+def test_message_over_the_size_cap_gets_too_big_and_the_session_goes_on(
+    tmp_path: Path, base11: bool
+) -> None:
+    server = RunningServer(
+        tmp_path / "s", config=ServerConfig(host="127.0.0.1", port=0, max_message_size=4096)
+    )
+    try:
+
+        async def scenario(raw: RawSession) -> tuple[list[str], etree._Element, bool]:
+            await raw.hello(base11=base11)
+            body = f"<get-config><source><running/></source></get-config><x>{'x' * 10_000}</x>"
+            raw.send(f'<rpc xmlns="{NC}" message-id="big">{body}</rpc>'.encode())
+            too_big = await raw.read_message()
+            assert too_big is not None
+            after = await raw.rpc(GET_CONFIG, "2")
+            raw.send(b"<hello/>" * 1000)  # oversize again, and not even an rpc
+            await raw.read_message()
+            return error_tags(etree.fromstring(too_big)), after, raw.decoder.pending == 0
+
+        tags, after, drained = run_raw(server.port, scenario)
+        assert tags == ["too-big"]
+        assert after.get("message-id") == "2" and after.find(f"{{{NC}}}data") is not None
+        assert drained
+        stats = server.run(lambda: server.server.stats.in_bad_rpcs)
+        assert stats == 2
+    finally:
+        server.stop()
+
+
+def test_oversize_hello_closes_the_session(tmp_path: Path) -> None:
     server = RunningServer(
         tmp_path / "s", config=ServerConfig(host="127.0.0.1", port=0, max_message_size=4096)
     )
     try:
 
         async def scenario(raw: RawSession) -> bool:
-            await raw.hello()
-            raw.send(b"<rpc>" + b"x" * 10_000 + b"</rpc>")
+            await raw.read_message()  # the server's hello
+            caps = f"<capability>{BASE10}</capability>" * 200
+            raw.writer.write(
+                f'<hello xmlns="{NC}"><capabilities>{caps}</capabilities></hello>]]>]]>'.encode()
+            )
             return await raw.closed()
 
         assert run_raw(server.port, scenario)
