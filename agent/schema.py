@@ -33,6 +33,7 @@ Conformance = Literal["implement", "import"]
 _DATA_KEYWORDS = frozenset({"container", "list", "leaf", "leaf-list", "anydata", "anyxml"})
 _FLATTENED_KEYWORDS = frozenset({"choice", "case"})
 _INT_RE = re.compile(r"[+-]?[0-9]+")
+_MAX_INT_DIGITS = 40
 _DECIMAL_RE = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
 
 # Features the agent announces per module.  A module not listed here has none enabled, so
@@ -134,9 +135,9 @@ class TypeInfo:
             return self._check_string(text)
         value = text.strip()
         if base in _INT_BOUNDS:
-            if not _INT_RE.fullmatch(value):
+            number = _integer(value)
+            if number is None:
                 return f"'{text}' is not an integer ({self.name})"
-            number = int(value)
             lo, hi = _INT_BOUNDS[base]
             if not lo <= number <= hi:
                 return f"{number} is out of the range of {base}"
@@ -174,8 +175,8 @@ class TypeInfo:
     def canonical(self, text: str) -> str:
         """The canonical form of a valid value (for comparing with defaults)."""
         value = text.strip()
-        if self.base in _INT_BOUNDS and _INT_RE.fullmatch(value):
-            return str(int(value))
+        if self.base in _INT_BOUNDS and (integer := _integer(value)) is not None:
+            return str(integer)
         if self.base == "decimal64" and _DECIMAL_RE.fullmatch(value):
             number = Decimal(value)
             return _canonical_decimal(number)
@@ -949,6 +950,18 @@ def _typedef_property(type_stmt: Any, keyword: str) -> Any:
             return found
         current = current.i_typedef.search_one("type")
     return None
+
+
+def _integer(value: str) -> int | None:
+    """The integer ``value`` spells (optional sign, ASCII digits), else None.  Any number of
+    digits: ``int()`` refuses more than 4300, and no YANG integer needs more than 20, so a
+    longer one is returned as a number out of every range."""
+    if not _INT_RE.fullmatch(value):
+        return None
+    sign = -1 if value.startswith("-") else 1
+    digits = value.lstrip("+-").lstrip("0") or "0"
+    magnitude: int = 10**_MAX_INT_DIGITS if len(digits) > _MAX_INT_DIGITS else int(digits)
+    return sign * magnitude
 
 
 def _number(value: Any) -> Number:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -69,6 +69,18 @@ def _leaf(parent: etree._Element, name: str, value: object) -> None:
         return
     text = ("true" if value else "false") if isinstance(value, bool) else str(value)
     etree.SubElement(parent, NS + name).text = text
+
+
+def _restore(files: Sequence[Path], contents: Sequence[bytes | None]) -> None:
+    """Put ``files`` back as they were (None: the file did not exist)."""
+    for path, content in zip(files, contents, strict=True):
+        try:
+            if content is None:
+                path.unlink(missing_ok=True)
+            else:
+                write_atomically(path, content, mode=0o644)
+        except OSError:
+            log.exception("install-policy: cannot restore %s", path)
 
 
 def _child_text(element: etree._Element | None, name: str) -> str | None:
@@ -407,12 +419,13 @@ class Engine:
                 path_ns={"pa": PA_NS},
             ) from exc
         target = self.state_dir / INSTALLED_POLICY
+        files = (target, signature_path(target))
+        previous = [path.read_bytes() if path.exists() else None for path in files]
         try:
             write_atomically(target, data, mode=0o644)
-            write_atomically(
-                signature_path(target), (signature.strip() + "\n").encode(), mode=0o644
-            )
+            write_atomically(files[1], (signature.strip() + "\n").encode(), mode=0o644)
         except OSError as exc:
+            _restore(files, previous)
             raise RpcError("operation-failed", f"cannot store the policy: {exc}") from exc
         info = PolicyInfo(
             policy=policy,
@@ -423,7 +436,15 @@ class Engine:
             loaded_at=self.clock.time(),
             text=data,
         )
-        self.switch_policy(info)
+        before = self.policy_info
+        try:
+            self.switch_policy(info)
+        except Exception as exc:
+            # all or nothing: the old policy stays in use and on disk
+            log.exception("install-policy: switching to the new policy failed")
+            _restore(files, previous)
+            self.switch_policy(before)
+            raise RpcError("operation-failed", f"cannot switch to the policy: {exc}") from exc
         log.info("%%PA-5-POLICY_INSTALLED: installed by %s", context.username)
         version = etree.Element(NS + "policy-version", nsmap={None: PA_NS})  # type: ignore[dict-item]
         version.text = policy.policy_version

@@ -49,6 +49,7 @@ _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
 _KPI_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 _SOURCE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _PREFIX = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+MAX_READ_TIMEOUT = 3600  # seconds one source read may take
 
 
 class PolicyError(ValueError):
@@ -202,6 +203,10 @@ def verify_signature(data: bytes, signature: bytes, keys: Sequence[TrustedKey]) 
 # --- validation -------------------------------------------------------------------------
 
 
+# Characters XML 1.0 cannot carry (C0 controls but tab, LF and CR; surrogates; U+FFFE/F).
+_NOT_XML_CHAR = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 class _Fields:
     """Reads one JSON object's fields, naming the path in every error."""
 
@@ -227,14 +232,25 @@ class _Fields:
         value = self.get(key, default, required=required)
         if not isinstance(value, str):
             raise PolicyError(f"{self.path(key)}: must be a string")
+        bad = _NOT_XML_CHAR.search(value)
+        if bad is not None:
+            # every string of a policy may end up in XML (state, XPath, filters), which
+            # cannot carry these characters
+            raise PolicyError(
+                f"{self.path(key)}: character U+{ord(bad.group()):04X} is not allowed"
+            )
         return value
 
-    def integer(self, key: str, *, default: int | None = None, minimum: int = 0) -> int:
+    def integer(
+        self, key: str, *, default: int | None = None, minimum: int = 0, maximum: int = 2**32 - 1
+    ) -> int:
         value = self.get(key, default, required=default is None)
         if not isinstance(value, int) or isinstance(value, bool):
             raise PolicyError(f"{self.path(key)}: must be an integer")
         if value < minimum:
             raise PolicyError(f"{self.path(key)}: must be at least {minimum}")
+        if value > maximum:
+            raise PolicyError(f"{self.path(key)}: must be at most {maximum}")
         return value
 
     def boolean(self, key: str, default: bool) -> bool:
@@ -284,7 +300,7 @@ def _namespaces(fields: _Fields, inherited: Mapping[str, str]) -> dict[str, str]
     for prefix, uri in value.items():
         if not _PREFIX.match(prefix):
             raise PolicyError(f"{where}.{prefix}: not a valid XML prefix")
-        if not isinstance(uri, str) or not uri:
+        if not isinstance(uri, str) or not uri or _NOT_XML_CHAR.search(uri):
             raise PolicyError(f"{where}.{prefix}: must be a namespace URI")
         result[prefix] = uri
     return result
@@ -353,11 +369,17 @@ def _source(value: object, where: str, inherited: Mapping[str, str]) -> SourceSp
         _check_xpath(text, namespaces, f.path("xpath"))
     if not text.strip():
         raise PolicyError(f"{f.path(filter_type)}: must not be empty")
-    period = f.integer("period", minimum=1)
+    period = f.integer("period", minimum=1)  # seconds, at most 2^32 - 1 (136 years)
     on_change = f.boolean("on-change", False)
     timeout = f.get("timeout", 30)
-    if not isinstance(timeout, int | float) or isinstance(timeout, bool) or not timeout > 0:
-        raise PolicyError(f"{f.path('timeout')}: must be a number of seconds greater than 0")
+    if (
+        not isinstance(timeout, int | float)
+        or isinstance(timeout, bool)
+        or not 0 < timeout <= MAX_READ_TIMEOUT
+    ):
+        raise PolicyError(
+            f"{f.path('timeout')}: must be a number of seconds, over 0, at most {MAX_READ_TIMEOUT}"
+        )
     raw_tables = f.array("tables")
     if not raw_tables:
         raise PolicyError(f"{f.path('tables')}: at least one table is required")
@@ -417,6 +439,10 @@ def parse_policy(data: bytes | str) -> Policy:
         document = json.loads(data)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise PolicyError(f"not valid JSON: {exc}") from exc
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise PolicyError(f"not acceptable JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise PolicyError("not acceptable JSON: nested too deeply") from exc
     f = _Fields(document, "")
     version = f.string("policy-version")
     if not version.strip():
@@ -482,7 +508,12 @@ def verify_policy_bytes(
     if len(data) > MAX_POLICY_BYTES:
         raise PolicyError(f"policy is larger than {MAX_POLICY_BYTES} bytes")
     verify_signature(data, decode_signature(signature_b64), keys)
-    return parse_policy(data)
+    try:
+        return parse_policy(data)
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+        # parse_policy names every problem it knows; this is the net for the rest (a value
+        # a library refuses), so a signed but unusable policy is refused like any other
+        raise PolicyError(f"policy cannot be used: {type(exc).__name__}: {exc}") from exc
 
 
 def load_policy_file(path: Path, keys: Sequence[TrustedKey], now: float) -> PolicyInfo:

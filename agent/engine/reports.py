@@ -242,8 +242,9 @@ def _selected_ids(selection: etree._Element | None) -> set[int] | None:
     if selection is None:
         return None
     ids: set[int] = set()
-    for report in selection.findall(NS + "report"):
-        key = report.find(NS + "report-id")
+    # A subtree filter node without a namespace (xmlns="") matches in every namespace.
+    for report in _children(selection, "report"):
+        key = next(iter(_children(report, "report-id")), None)
         if key is None or not (key.text or "").strip():
             return None  # no content match on the key: every report is selected
         try:
@@ -251,6 +252,11 @@ def _selected_ids(selection: etree._Element | None) -> set[int] | None:
         except ValueError:
             continue  # a value no report id can have matches nothing
     return ids if len(selection) else None
+
+
+def _children(element: etree._Element, name: str) -> list[etree._Element]:
+    """Children named ``name`` in our namespace or in none (RFC 6241 §6.2.1)."""
+    return [*element.iterchildren(NS + name), *element.iterchildren(name)]
 
 
 def _report_events(results: Iterable[KpiResult]) -> list[dict[str, Any]]:

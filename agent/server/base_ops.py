@@ -42,10 +42,15 @@ _WD_DEFAULT_ATTR = "{urn:ietf:params:xml:ns:netconf:default:1.0}default"
 
 def _only_params(op: etree._Element, allowed: set[str]) -> None:
     """Refuse unknown parameters; the with-defaults parameter has its own namespace."""
+    seen: set[str] = set()
     for child in op:
         tag = child.tag
         if not isinstance(tag, str):
             continue
+        if tag in seen:  # every parameter of the base operations is given at most once
+            local = etree.QName(tag).localname
+            raise errors.bad_element(local, f"<{local}> is given more than once")
+        seen.add(tag)
         if tag.startswith(_NC) and tag[len(_NC) :] in allowed and tag != _NC_WITH_DEFAULTS:
             continue  # the usual case, decided without building a QName
         qname = etree.QName(child)
@@ -105,7 +110,10 @@ def _inline_config(op: etree._Element, param: str) -> etree._Element | None:
     element = op.find(_NC + param)
     if element is None:
         return None
-    return element.find(_CONFIG_TAG)
+    inline = element.find(_CONFIG_TAG)
+    if inline is not None and sum(isinstance(c.tag, str) for c in element) != 1:
+        raise errors.bad_element(param, f"<{param}> must name exactly one datastore or <config>")
+    return inline
 
 
 @dataclass(frozen=True)
@@ -411,6 +419,8 @@ async def op_copy_config(ctx: OpContext, op: etree._Element) -> list[etree._Elem
                 new_root.append(copy.deepcopy(element))
         # RFC 6243 §4.5.2: leaves tagged wd:default="true" are not explicit configuration
         settle_default_attributes(server.schema, new_root)
+        # stored as an edit would store it: checked, values in canonical form
+        server.validate(new_root, canonicalize=True)
         source = None
     else:
         source = _datastore_name(op, "source", ("running", "candidate", "startup"))
@@ -502,8 +512,8 @@ async def op_kill_session(ctx: OpContext, op: etree._Element) -> list[etree._Ele
     text = (op.findtext(_NC + "session-id") or "").strip()
     if op.find(_NC + "session-id") is None:
         raise errors.missing_element("session-id", "<kill-session> needs <session-id>")
-    if not text.isdigit():
-        raise errors.invalid_value(f"bad session-id {text!r}", type="protocol")
+    if not (text.isascii() and text.isdigit() and len(text) <= 10):  # session-id: uint32
+        raise errors.invalid_value(f"bad session-id {text[:40]!r}", type="protocol")
     session_id = int(text)
     if session_id == ctx.session.session_id:
         raise errors.invalid_value(

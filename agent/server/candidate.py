@@ -101,9 +101,10 @@ async def op_commit(ctx: OpContext, op: etree._Element) -> list[etree._Element]:
     timeout_element = op.find(_NC + "confirm-timeout")
     if timeout_element is not None:
         text = (timeout_element.text or "").strip()
-        if not text.isdigit() or not 1 <= int(text) <= 4294967295:
+        plain = text.isascii() and text.isdigit() and len(text) <= 10
+        if not plain or not 1 <= int(text) <= 4294967295:
             raise errors.invalid_value(
-                f"confirm-timeout must be 1..4294967295 seconds, not {text!r}",
+                f"confirm-timeout must be 1..4294967295 seconds, not {text[:40]!r}",
                 type="protocol",
                 path="/nc:rpc/nc:commit/nc:confirm-timeout",
                 path_ns={"nc": NETCONF_BASE_NS},

@@ -107,11 +107,18 @@ class Dispatcher:
 
 
 def check_only_known_children(op: etree._Element, allowed: set[str], namespace: str) -> None:
-    """Refuse a parameter of ``op`` that the operation does not define."""
+    """Refuse a parameter of ``op`` that the operation does not define, or one given twice
+    (every parameter of the operations using this is a single leaf or container)."""
+    seen: set[str] = set()
     for child in op:
         if not isinstance(child.tag, str):
             continue
         qname = etree.QName(child)
+        if child.tag in seen:
+            raise errors.bad_element(
+                qname.localname, f"<{qname.localname}> is given more than once"
+            )
+        seen.add(child.tag)
         if qname.namespace != namespace:
             raise errors.unknown_namespace(qname.localname, qname.namespace or "")
         if qname.localname not in allowed:

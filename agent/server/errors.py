@@ -24,10 +24,45 @@ class RpcErrors(Exception):
         self.errors = errors
 
 
+# RFC 6241 Appendix A: the error-types each error-tag may have, the preferred one first.
+ALLOWED_TYPES: dict[str, tuple[ErrorType, ...]] = {
+    "in-use": ("protocol", "application"),
+    "invalid-value": ("protocol", "application"),
+    "too-big": ("rpc", "transport", "protocol", "application"),
+    "missing-attribute": ("rpc", "protocol", "application"),
+    "bad-attribute": ("rpc", "protocol", "application"),
+    "unknown-attribute": ("rpc", "protocol", "application"),
+    "missing-element": ("protocol", "application"),
+    "bad-element": ("protocol", "application"),
+    "unknown-element": ("protocol", "application"),
+    "unknown-namespace": ("protocol", "application"),
+    "access-denied": ("protocol", "application"),
+    "lock-denied": ("protocol",),
+    "resource-denied": ("application", "transport", "rpc", "protocol"),
+    "rollback-failed": ("protocol", "application"),
+    "data-exists": ("application",),
+    "data-missing": ("application",),
+    "operation-not-supported": ("protocol", "application"),
+    "operation-failed": ("application", "rpc", "protocol"),
+    "partial-operation": ("application",),
+    "malformed-message": ("rpc",),
+}
+
+
+def wire_type(error: RpcError) -> ErrorType:
+    """The error-type sent for ``error``: its own when Appendix A allows it for the tag,
+    else the tag's preferred one (so no handler can put a combination on the wire that
+    the RFC does not define)."""
+    allowed = ALLOWED_TYPES.get(error.tag)
+    if allowed is None or error.type in allowed:
+        return error.type
+    return allowed[0]
+
+
 def rpc_error_element(error: RpcError) -> etree._Element:
     """The ``<rpc-error>`` element for ``error`` (base namespace, children in RFC order)."""
     element = etree.Element(_NC + "rpc-error", nsmap={None: NETCONF_BASE_NS})  # type: ignore[dict-item]
-    etree.SubElement(element, _NC + "error-type").text = error.type
+    etree.SubElement(element, _NC + "error-type").text = wire_type(error)
     etree.SubElement(element, _NC + "error-tag").text = error.tag
     etree.SubElement(element, _NC + "error-severity").text = error.severity
     if error.app_tag:

@@ -252,14 +252,16 @@ class NetconfServer:
 
     # -- configuration -----------------------------------------------------------------
 
-    def validate(self, root: etree._Element) -> None:
-        """Raise RpcError unless ``root`` is a valid configuration."""
+    def validate(self, root: etree._Element, *, canonicalize: bool = False) -> None:
+        """Raise RpcError unless ``root`` is a valid configuration (``canonicalize``: and
+        rewrite its leaf values in canonical form; never for a datastore's own tree)."""
         validate_config(
             self.schema,
             root,
             readonly=self.readonly,
             binding=self.binding,
             configurable=self.configurable,
+            canonicalize=canonicalize,
         )
 
     def _check_startup(self) -> None:

@@ -331,12 +331,12 @@ class NetconfSession:
         if len(operations) != 1:
             self._count_bad()
             error = (
-                errors.missing_element("rpc", "<rpc> holds no operation", type="rpc")
+                errors.missing_element("rpc", "<rpc> holds no operation", type="protocol")
                 if not operations
                 else errors.unknown_element(
                     etree.QName(operations[1]).localname,
                     "<rpc> holds more than one operation",
-                    type="rpc",
+                    type="protocol",
                 )
             )
             return self._error_reply(rpc, [error])

@@ -30,14 +30,24 @@ def validate_config(
     readonly: Collection[tuple[str, str]] = (),
     binding: PaBindingValidator | None = None,
     configurable: Collection[str] | None = None,
+    canonicalize: bool = False,
 ) -> None:
     """Raise RpcError for the first problem of the configuration under ``root`` (``<data>``
     or ``<config>``); top-level nodes in ``readonly`` are not checked.  With
-    ``configurable``, configuration of a module namespace not in it is refused."""
+    ``configurable``, configuration of a module namespace not in it is refused.  With
+    ``canonicalize``, leaf values are rewritten in their canonical form (``007`` -> ``7``),
+    as an edit stores them; only for a tree that is not a datastore's own."""
+    _check_no_text(root, "config")
+    tops: set[tuple[str, str]] = set()
     for top in root:
         if not isinstance(top.tag, str):
             continue
         namespace, name = split_tag(top.tag)
+        if (namespace, name) in tops:
+            raise errors.bad_element(
+                name, f"<{name}> is given more than once", type="application", path=f"/{name}"
+            )
+        tops.add((namespace, name))
         if (namespace, name) in readonly:
             continue
         node = schema.top(namespace, name)
@@ -47,12 +57,23 @@ def validate_config(
             raise errors.unknown_element(name, type="application", path=f"/{name}")
         if configurable is not None and namespace not in configurable:
             raise not_configurable(node)
-        _check_node(top, node, DataPath())
+        _check_node(top, node, DataPath(), canonicalize)
         if binding is not None and namespace == PA_NS:
             binding.validate(top)
 
 
-def _check_node(element: etree._Element, node: SchemaNode, parent_path: DataPath) -> None:
+def _check_no_text(element: etree._Element, name: str) -> None:
+    """Interior nodes (the config itself, containers, list entries) hold elements only."""
+    texts = [element.text, *(child.tail for child in element)]
+    if any(text and text.strip() for text in texts):
+        raise errors.bad_element(
+            name, f"<{name}> holds text; only elements may appear in it", type="application"
+        )
+
+
+def _check_node(
+    element: etree._Element, node: SchemaNode, parent_path: DataPath, canonicalize: bool = False
+) -> None:
     if node.kind == "list":
         predicates = []
         for key in node.keys:
@@ -80,10 +101,13 @@ def _check_node(element: etree._Element, node: SchemaNode, parent_path: DataPath
             f"{node.name} is config false", path=path.text, path_ns=path.prefixes
         )
     if node.kind in ("leaf", "leaf-list"):
-        leaf_value(element, node, path)  # raises for child elements or a bad value
+        value = leaf_value(element, node, path)  # raises for child elements or a bad value
+        if canonicalize and element.text != value:
+            element.text = value
         return
     if node.kind in ("anydata", "anyxml"):
         return
+    _check_no_text(element, node.name)
     seen: dict[str, list[etree._Element]] = {}
     for child in element:
         if not isinstance(child.tag, str):
@@ -99,8 +123,17 @@ def _check_node(element: etree._Element, node: SchemaNode, parent_path: DataPath
                 path=bad.text,
                 path_ns=bad.prefixes,
             )
+        if child_node.kind not in ("list", "leaf-list") and child_node.qname in seen:
+            again = path.child(child_node)
+            raise errors.bad_element(
+                name,
+                f"{child_node.kind} {name} is given more than once in {node.name}",
+                type="application",
+                path=again.text,
+                path_ns=again.prefixes,
+            )
         seen.setdefault(child_node.qname, []).append(child)
-        _check_node(child, child_node, path)
+        _check_node(child, child_node, path, canonicalize)
     for child_node in node.children():
         present = seen.get(child_node.qname, [])
         if (

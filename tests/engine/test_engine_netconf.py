@@ -259,6 +259,36 @@ def test_install_policy_refused(agent: Agent, problem: str, message: str) -> Non
     assert not (agent.state_dir / "policy" / "installed.json").exists()
 
 
+def test_install_policy_of_text_xml_cannot_carry_is_refused_and_nothing_changes(
+    agent: Agent,
+) -> None:
+    import json
+
+    new = minimal_policy(**{"policy-version": "1.0\u0001", "file-version": 2})
+    data = json.dumps(new).encode()  # the JSON escape keeps the XML of the RPC well-formed
+    with pytest.raises(RPCError) as info:
+        _install(agent, data, agent.signer.sign(data))
+    assert info.value.tag == "invalid-value"
+    assert "policy-version: character U+0001 is not allowed" in str(info.value)
+    assert not (agent.state_dir / "policy" / "installed.json").exists()
+    assert agent.text("pa:policy/pa:policy-version") == "test-1"
+    agent.session.get()  # the whole state still serialises
+
+
+def test_reports_selected_by_a_filter_node_without_namespace(agent: Agent) -> None:
+    agent.edit("<enabled>true</enabled>")
+    agent.advance(100)
+    reply = agent.rpc(f'<generate-report xmlns="{PA_NS}"/>')
+    report_id = reply.findtext(".//pa:report-id", namespaces=NS)
+    no_ns = (
+        f'<product-analytics xmlns="{PA_NS}"><reports><report xmlns="">'
+        f"<report-id>{report_id}</report-id></report></reports></product-analytics>"
+    )
+    data = agent.session.get(filter=("subtree", no_ns)).data_ele
+    ids = [r.findtext("pa:report-id", namespaces=NS) for r in data.iterfind(".//pa:report", NS)]
+    assert ids == [report_id]
+
+
 def _restart(agent: Agent) -> Engine:
     """A second engine on the same state directory (a reboot of the agent's engine)."""
     agent.running.call(agent.engine.stop())

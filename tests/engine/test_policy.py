@@ -130,6 +130,11 @@ def _mutate(path: str, value: Any) -> dict[str, Any]:
         ("sources/0/tables/0/row-path", "if:interfaces/", "tables[0].row-path: bad XPath"),
         ("device/uptime", {"query": "SELECT 1"}, "device.uptime: unknown field"),
         ("device/serial-number", {"query": ""}, "device.serial-number.query: must not be empty"),
+        ("policy-version", "1.0\u0001", "policy-version: character U+0001 is not allowed"),
+        ("sources/1/xpath", "/hw:hardware\u0000", "sources[1].xpath: character U+0000"),
+        ("sources/0/period", 10**400, "sources[0].period: must be at most 4294967295"),
+        ("sources/0/timeout", 1e300, "sources[0].timeout: must be a number of seconds"),
+        ("file-version", 2**32, "file-version: must be at most 4294967295"),
     ],
 )
 def test_invalid_policy_names_the_field(path: str, value: Any, message: str) -> None:
@@ -143,6 +148,16 @@ def test_bad_json_is_refused() -> None:
         parse_policy(b'{"policy-version": "1", ')
     with pytest.raises(PolicyError, match="policy: must be an object"):
         parse_policy(b"[1, 2]")
+    with pytest.raises(PolicyError, match="not acceptable JSON"):  # more than 4300 digits
+        parse_policy(b'{"file-version": ' + b"1" * 5000 + b"}")
+    with pytest.raises(PolicyError, match="nested too deeply"):
+        parse_policy(b"[" * 100_000 + b"]" * 100_000)
+
+
+def test_namespace_uri_must_be_xml_text() -> None:
+    policy = _mutate("namespaces", {"if": "urn:ietf:params:xml:ns:yang:ietf-interfaces\u0001"})
+    with pytest.raises(PolicyError, match=r"namespaces\.if: must be a namespace URI"):
+        parse_policy(dumps(policy))
 
 
 def test_column_shorthand_is_text() -> None:

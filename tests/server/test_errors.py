@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from lxml import etree
 from ncclient.operations.rpc import RPCError
-from server_helpers import NC, PA
+from server_helpers import NC, PA, RawSession, RunningServer, error_tags, run_raw
 
 Connect = Callable[..., Any]
 
@@ -57,6 +57,47 @@ CASES = [
      "operation-failed", "protocol", None, None),
     ("cancel-commit without pending", f'<cancel-commit xmlns="{NC}"/>', "operation-failed",
      "protocol", None, None),
+    # found by fuzzing: integers int() refuses, repeated parameters, bad inline configs
+    ("session-id not ASCII", f'<kill-session xmlns="{NC}"><session-id>\u00b2</session-id>'
+     "</kill-session>", "invalid-value", "protocol", None, None),
+    ("session-id 5000 digits", f'<kill-session xmlns="{NC}"><session-id>{"1" * 5000}'
+     "</session-id></kill-session>", "invalid-value", "protocol", None, None),
+    ("confirm-timeout not ASCII", f'<commit xmlns="{NC}"><confirmed/><confirm-timeout>\u00b2'
+     "</confirm-timeout></commit>", "invalid-value", "protocol", None, "confirm-timeout"),
+    ("confirm-timeout 5000 digits", f'<commit xmlns="{NC}"><confirmed/><confirm-timeout>'
+     f'{"9" * 5000}</confirm-timeout></commit>', "invalid-value", "protocol", None, None),
+    ("leaf 5000 digits",
+     edit(f"<transport><retry><max-attempts>{'1' * 5000}</max-attempts></retry></transport>"),
+     "invalid-value", "application", None, "max-attempts"),
+    ("target twice", f'<edit-config xmlns="{NC}"><target><candidate/></target><target><running/>'
+     f'</target><config><product-analytics xmlns="{PA}"/></config></edit-config>',
+     "bad-element", "protocol", ("bad-element", "target"), None),
+    ("default-operation twice",
+     edit("", extra="<default-operation>merge</default-operation>"
+          "<default-operation>bogus</default-operation>"),
+     "bad-element", "protocol", ("bad-element", "default-operation"), None),
+    ("source names a datastore and a config",
+     f'<copy-config xmlns="{NC}"><target><candidate/></target><source><running/><config/>'
+     "</source></copy-config>", "bad-element", "protocol", ("bad-element", "source"), None),
+    ("copy-config leaf twice",
+     f'<copy-config xmlns="{NC}"><target><running/></target><source><config>'
+     f'<product-analytics xmlns="{PA}"><enabled>true</enabled><enabled>false</enabled>'
+     "</product-analytics></config></source></copy-config>",
+     "bad-element", "application", ("bad-element", "enabled"), "enabled"),
+    ("copy-config container twice",
+     f'<copy-config xmlns="{NC}"><target><running/></target><source><config>'
+     f'<product-analytics xmlns="{PA}"><enabled>true</enabled></product-analytics>'
+     f'<product-analytics xmlns="{PA}"/></config></source></copy-config>',
+     "bad-element", "application", ("bad-element", "product-analytics"), None),
+    ("copy-config text in a container",
+     f'<copy-config xmlns="{NC}"><target><running/></target><source><config>'
+     f'<product-analytics xmlns="{PA}">junk<enabled>true</enabled></product-analytics>'
+     "</config></source></copy-config>",
+     "bad-element", "application", ("bad-element", "product-analytics"), None),
+    ("validate leaf twice",
+     f'<validate xmlns="{NC}"><source><config><product-analytics xmlns="{PA}">'
+     "<storage>in-memory</storage><storage>on-disk</storage></product-analytics></config>"
+     "</source></validate>", "bad-element", "application", ("bad-element", "storage"), None),
 ]  # fmt: skip
 
 
@@ -114,3 +155,37 @@ def test_data_exists(connect: Connect) -> None:
     assert caught.value.tag == "data-exists"
     assert caught.value.path == "/pa:product-analytics/pa:enabled"
     assert m.get_config(source="running").data_ele.findtext(f".//{{{PA}}}enabled") == "true"
+
+
+@pytest.mark.parametrize(
+    ("rpc", "tag"),
+    [
+        (f'<rpc xmlns="{NC}" message-id="1"/>', "missing-element"),
+        (f'<rpc xmlns="{NC}" message-id="1"><get/><get-config/></rpc>', "unknown-element"),
+    ],
+)
+def test_rpc_without_one_operation_has_an_appendix_a_error_type(
+    running: RunningServer, rpc: str, tag: str
+) -> None:
+    async def scenario(raw: RawSession) -> etree._Element:
+        await raw.hello()
+        raw.send(rpc.encode())
+        reply = await raw.read_message()
+        assert reply is not None
+        return etree.fromstring(reply)
+
+    reply = run_raw(running.port, scenario)
+    assert error_tags(reply) == [tag]
+    assert reply.findtext(f".//{{{NC}}}error-type") == "protocol"  # not "rpc": Appendix A
+
+
+def test_every_error_type_on_the_wire_is_one_appendix_a_allows() -> None:
+    from agent.api import RpcError
+    from agent.server.errors import ALLOWED_TYPES, rpc_error_element
+
+    for tag, allowed in ALLOWED_TYPES.items():
+        for error_type in ("transport", "rpc", "protocol", "application"):
+            element = rpc_error_element(RpcError(tag, "x", type=error_type))  # type: ignore[arg-type]
+            sent = element.findtext(f"{{{NC}}}error-type")
+            assert sent in allowed
+            assert sent == (error_type if error_type in allowed else allowed[0])

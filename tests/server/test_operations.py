@@ -249,6 +249,20 @@ def test_copy_config_inline_source(connect: Connect) -> None:
     assert pa_text(data, "pa:product-analytics/pa:enabled") == "false"
 
 
+def test_copy_config_inline_values_are_stored_canonical(connect: Connect) -> None:
+    """As an edit stores them: 007 is stored as 7, " true " as true."""
+    m = connect()
+    m.copy_config(
+        target="candidate",
+        source=f'<source xmlns="{NC}"><config><product-analytics xmlns="{PA}">'
+        "<enabled> true </enabled><transport><retry><max-attempts>007</max-attempts>"
+        "</retry></transport></product-analytics></config></source>",
+    )
+    data = data_of(m.get_config(source="candidate"))
+    assert pa_text(data, "pa:product-analytics/pa:enabled") == "true"
+    assert pa_text(data, "pa:product-analytics/pa:transport/pa:retry/pa:max-attempts") == "7"
+
+
 def test_locks(connect: Connect) -> None:
     a = connect()
     b = connect()
