@@ -62,12 +62,16 @@ def validate_config(
             binding.validate(top)
 
 
-def _check_no_text(element: etree._Element, name: str) -> None:
+def _check_no_text(element: etree._Element, name: str, path: DataPath | None = None) -> None:
     """Interior nodes (the config itself, containers, list entries) hold elements only."""
     texts = [element.text, *(child.tail for child in element)]
     if any(text and text.strip() for text in texts):
         raise errors.bad_element(
-            name, f"<{name}> holds text; only elements may appear in it", type="application"
+            name,
+            f"<{name}> holds text; only elements may appear in it",
+            type="application",
+            path=path.text if path is not None else None,
+            path_ns=path.prefixes if path is not None else None,
         )
 
 
@@ -107,7 +111,7 @@ def _check_node(
         return
     if node.kind in ("anydata", "anyxml"):
         return
-    _check_no_text(element, node.name)
+    _check_no_text(element, node.name, path)
     seen: dict[str, list[etree._Element]] = {}
     for child in element:
         if not isinstance(child.tag, str):

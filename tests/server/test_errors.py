@@ -93,7 +93,8 @@ CASES = [
      f'<copy-config xmlns="{NC}"><target><running/></target><source><config>'
      f'<product-analytics xmlns="{PA}">junk<enabled>true</enabled></product-analytics>'
      "</config></source></copy-config>",
-     "bad-element", "application", ("bad-element", "product-analytics"), None),
+     "bad-element", "application", ("bad-element", "product-analytics"),
+     "/pa:product-analytics"),
     ("validate leaf twice",
      f'<validate xmlns="{NC}"><source><config><product-analytics xmlns="{PA}">'
      "<storage>in-memory</storage><storage>on-disk</storage></product-analytics></config>"
