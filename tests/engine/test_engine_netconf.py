@@ -275,6 +275,28 @@ def test_install_policy_of_text_xml_cannot_carry_is_refused_and_nothing_changes(
     agent.session.get()  # the whole state still serialises
 
 
+def test_install_policy_that_cannot_be_switched_to_leaves_everything_as_it_was(
+    agent: Agent,
+) -> None:
+    import json
+
+    switch = agent.engine.switch_policy
+
+    def failing_switch(info: Any) -> None:
+        if info.policy.policy_version == "test-3":
+            raise RuntimeError("no room for the new tables")
+        switch(info)
+
+    agent.engine.switch_policy = failing_switch  # type: ignore[method-assign]
+    data = json.dumps(minimal_policy(**{"policy-version": "test-3"})).encode()
+    with pytest.raises(RPCError) as info:
+        _install(agent, data, agent.signer.sign(data))
+    assert info.value.tag == "operation-failed"
+    assert "no room for the new tables" in str(info.value)
+    assert not (agent.state_dir / "policy" / "installed.json").exists()
+    assert agent.text("pa:policy/pa:policy-version") == "test-1"
+
+
 def test_reports_selected_by_a_filter_node_without_namespace(agent: Agent) -> None:
     agent.edit("<enabled>true</enabled>")
     agent.advance(100)
