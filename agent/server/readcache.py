@@ -9,13 +9,14 @@ state provider takes part in caching only if it says when its state is unchanged
 None when the state may differ (then the reply is not cached).  Providers without the method
 are never cached.
 
-Entries are evicted least recently used first, bounded by count and by total bytes.
+Entries are evicted least recently used first, bounded by count and by total bytes
+(``LruCache``, which the request memo of ``requestmemo`` uses as well).
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
 from lxml import etree
@@ -23,44 +24,51 @@ from lxml import etree
 DEFAULT_MAX_ENTRIES = 64
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
 
+K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 
-class ReplyCache:
-    """Serialised reply bodies by key, least recently used out first."""
+class LruCache(Generic[K, V]):
+    """Values by key, least recently used out first, bounded by count and by the bytes
+    ``size`` says each value takes; a value larger than a quarter of the byte budget is not
+    kept.  ``get`` counts hits and misses."""
 
-    def __init__(
-        self, max_entries: int = DEFAULT_MAX_ENTRIES, max_bytes: int = DEFAULT_MAX_BYTES
-    ) -> None:
+    def __init__(self, max_entries: int, max_bytes: int, size: Callable[[V], int]) -> None:
         self.max_entries = max_entries
         self.max_bytes = max_bytes
-        self._entries: OrderedDict[Hashable, bytes] = OrderedDict()
+        self._size = size
+        self._entries: OrderedDict[K, V] = OrderedDict()
         self._bytes = 0
         self.hits = 0
         self.misses = 0
 
-    def get(self, key: Hashable) -> bytes | None:
-        """The body stored under ``key``, or None."""
-        body = self._entries.get(key)
-        if body is None:
+    def get(self, key: K) -> V | None:
+        """The value stored under ``key``, or None."""
+        value = self._entries.get(key)
+        if value is None:
             self.misses += 1
             return None
         self._entries.move_to_end(key)
         self.hits += 1
-        return body
+        return value
 
-    def put(self, key: Hashable, body: bytes) -> None:
-        """Store ``body``; a body larger than a quarter of the byte budget is not kept."""
-        if len(body) > self.max_bytes // 4:
+    def put(self, key: K, value: V) -> None:
+        """Store ``value`` (not kept if larger than a quarter of the byte budget)."""
+        size = self._size(value)
+        if size > self.max_bytes // 4:
             return
-        old = self._entries.pop(key, None)
-        if old is not None:
-            self._bytes -= len(old)
-        self._entries[key] = body
-        self._bytes += len(body)
+        self.discard(key)
+        self._entries[key] = value
+        self._bytes += size
         while len(self._entries) > self.max_entries or self._bytes > self.max_bytes:
             _, evicted = self._entries.popitem(last=False)
-            self._bytes -= len(evicted)
+            self._bytes -= self._size(evicted)
+
+    def discard(self, key: K) -> None:
+        """Forget ``key`` if it is stored."""
+        old = self._entries.pop(key, None)
+        if old is not None:
+            self._bytes -= self._size(old)
 
     def clear(self) -> None:
         """Forget everything."""
@@ -69,6 +77,15 @@ class ReplyCache:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+class ReplyCache(LruCache[Hashable, bytes]):
+    """Serialised reply bodies by key (see the module docstring)."""
+
+    def __init__(
+        self, max_entries: int = DEFAULT_MAX_ENTRIES, max_bytes: int = DEFAULT_MAX_BYTES
+    ) -> None:
+        super().__init__(max_entries, max_bytes, len)
 
 
 class Memo(Generic[V]):

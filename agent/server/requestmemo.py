@@ -29,9 +29,11 @@ from __future__ import annotations
 
 import logging
 import re
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
+
+from agent.server.readcache import LruCache
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,15 @@ _DECLARED_ENCODING = re.compile(rb"""encoding\s*=\s*["']([^"']*)["']""")
 _BYTE_FOR_BYTE = (b"utf-8", b"utf8", b"us-ascii", b"ascii")
 
 RequestKey = tuple[str, bytes, bytes]
+
+
+@dataclass(frozen=True)
+class Request:
+    """A request the memo can recognise: the user and its bytes around the message-id value
+    (``key``), and that value."""
+
+    key: RequestKey
+    message_id: bytes
 
 
 @dataclass(frozen=True)
@@ -81,37 +92,37 @@ def split_message_id(message: bytes) -> tuple[bytes, bytes, bytes] | None:
     return message[: start + 2], value, message[end:]
 
 
+def recognise(username: str, message: bytes) -> Request | None:
+    """``message`` of ``username`` as the memo knows requests, or None if it does not
+    qualify (see the module docstring)."""
+    parts = split_message_id(message)
+    if parts is None:
+        return None
+    before, value, after = parts
+    return Request((username, before, after), value)
+
+
 class RequestMemo:
     """Replies by request, for requests that differ only in their message-id."""
 
     def __init__(
         self, max_entries: int = DEFAULT_MAX_ENTRIES, max_bytes: int = DEFAULT_MAX_BYTES
     ) -> None:
-        self.max_entries = max_entries
-        self.max_bytes = max_bytes
-        self._entries: OrderedDict[RequestKey, _Entry] = OrderedDict()
-        self._bytes = 0
-        self.hits = 0
+        self._entries: LruCache[RequestKey, _Entry] = LruCache(
+            max_entries, max_bytes, attrgetter("size")
+        )
+        self.hits = 0  # requests answered (entries found but no longer valid not counted)
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def clear(self) -> None:
         self._entries.clear()
-        self._bytes = 0
 
-    def _drop(self, key: RequestKey) -> None:
-        self._bytes -= self._entries.pop(key).size
-
-    def reply(self, username: str, message: bytes) -> bytes | None:
-        """The reply to ``message`` if it repeats a remembered request whose reply still
+    def reply(self, request: Request) -> bytes | None:
+        """The reply to ``request`` if it repeats a remembered one whose reply still
         holds, else None."""
-        parts = split_message_id(message)
-        if parts is None:
-            return None
-        before, value, after = parts
-        key = (username, before, after)
-        entry = self._entries.get(key)
+        entry = self._entries.get(request.key)
         if entry is None:
             return None
         try:
@@ -120,37 +131,26 @@ class RequestMemo:
             log.debug("request memo: condition failed", exc_info=True)
             valid = False
         if not valid:
-            self._drop(key)
+            self._entries.discard(request.key)
             return None
-        self._entries.move_to_end(key)
         self.hits += 1
-        return b"".join([entry.before_id, value, entry.after_id, *entry.bodies])
+        return b"".join([entry.before_id, request.message_id, entry.after_id, *entry.bodies])
 
     def remember(
         self,
-        username: str,
-        message: bytes,
+        request: Request,
         start: bytes,
         bodies: Sequence[bytes],
         valid_while: Callable[[], bool],
     ) -> None:
-        """Keep the reply ``start + bodies`` to ``message``; ``start`` is the reply's XML
+        """Keep the reply ``start + bodies`` to ``request``; ``start`` is the reply's XML
         declaration and ``<rpc-reply>`` start tag, which echoes the message-id."""
-        parts = split_message_id(message)
-        size = len(start) + sum(map(len, bodies))
-        if parts is None or size > self.max_bytes // 4:
-            return
-        before, value, after = parts
+        value = request.message_id
         echoed = b'message-id="' + value + b'"'
         at = start.find(echoed)
         if at < 0 or start.count(_ID_ATTRIBUTE) != 1:
             return
         cut = at + len(echoed) - 1 - len(value)
+        size = len(start) + sum(map(len, bodies))
         entry = _Entry(start[:cut], start[cut + len(value) :], tuple(bodies), valid_while, size)
-        key = (username, before, after)
-        if key in self._entries:
-            self._drop(key)
-        self._entries[key] = entry
-        self._bytes += size
-        while len(self._entries) > self.max_entries or self._bytes > self.max_bytes:
-            self._drop(next(iter(self._entries)))
+        self._entries.put(request.key, entry)

@@ -28,6 +28,7 @@ from agent.server.framing import (
     encode_chunked,
     encode_eom,
 )
+from agent.server.requestmemo import recognise
 from agent.server.xmlparse import XmlError
 
 if TYPE_CHECKING:
@@ -305,8 +306,9 @@ class NetconfSession:
     async def handle_message(self, message: bytes) -> bytes | None:
         """Handle one received message; return the serialised reply (None: no reply)."""
         memo = self.server.request_memo
-        if len(memo):
-            repeated = memo.reply(self.username, message)
+        request = recognise(self.username, message)
+        if request is not None and len(memo):
+            repeated = memo.reply(request)
             if repeated is not None:
                 self.in_rpcs += 1
                 self.server.stats.in_rpcs += 1
@@ -366,8 +368,8 @@ class NetconfSession:
         bodies = [c if isinstance(c, bytes) else serialize_child(c) for c in children]
         bodies.append(b"</rpc-reply>")
         start = reply_start(rpc)
-        if ctx.valid_while is not None:
-            memo.remember(self.username, message, start, bodies, ctx.valid_while)
+        if ctx.valid_while is not None and request is not None:
+            memo.remember(request, start, bodies, ctx.valid_while)
         return b"".join([start, *bodies])
 
     def _wrap_reply(self, rpc: etree._Element | None, bodies: list[bytes]) -> bytes:

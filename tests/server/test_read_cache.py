@@ -20,7 +20,7 @@ from agent.api import Registry, RpcContext, StateRequest
 from agent.config import ServerConfig
 from agent.datatree.copying import append_copy
 from agent.server.readcache import ReplyCache
-from agent.server.requestmemo import RequestMemo, split_message_id
+from agent.server.requestmemo import Request, RequestMemo, recognise, split_message_id
 from agent.server.ssh import CoalescingTransport
 from agent.server.xmlparse import HardenedParser, XmlError
 
@@ -411,28 +411,41 @@ def test_request_memo_recognises_only_a_plain_single_message_id(
         assert b"".join(split) == message
 
 
+def _request(username: str, message: bytes) -> Request:
+    request = recognise(username, message)
+    assert request is not None
+    return request
+
+
 def test_request_memo_keys_on_user_and_bytes_and_obeys_its_condition() -> None:
     memo = RequestMemo(max_entries=2)
     valid = [True]
     request = b'<rpc message-id="1" xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><get/></rpc>'
     start = b'<?xml version="1.0"?>\n<rpc-reply message-id="1" xmlns="urn:x">'
-    memo.remember("alice", request, start, [b"<data/>", b"</rpc-reply>"], lambda: valid[0])
+    memo.remember(
+        _request("alice", request), start, [b"<data/>", b"</rpc-reply>"], lambda: valid[0]
+    )
     again = request.replace(b'"1"', b'"2"', 1)
-    assert memo.reply("alice", again) == start.replace(b'"1"', b'"2"') + b"<data/></rpc-reply>"
-    assert memo.reply("bob", again) is None  # another user never shares a reply
-    assert memo.reply("alice", again.replace(b"<get/>", b"<get></get>")) is None
+    assert memo.reply(_request("alice", again)) == (
+        start.replace(b'"1"', b'"2"') + b"<data/></rpc-reply>"
+    )
+    assert memo.reply(_request("bob", again)) is None  # another user never shares a reply
+    assert memo.reply(_request("alice", again.replace(b"<get/>", b"<get></get>"))) is None
     valid[0] = False
-    assert memo.reply("alice", again) is None  # the state changed: forgotten
+    assert memo.reply(_request("alice", again)) is None  # the state changed: forgotten
     assert len(memo) == 0
     for n in range(3):  # least recently used out first
-        memo.remember("alice", request.replace(b"get", b"g%d" % n), start, [b""], lambda: True)
+        other = _request("alice", request.replace(b"get", b"g%d" % n))
+        memo.remember(other, start, [b""], lambda: True)
     assert len(memo) == 2
     small = RequestMemo(max_bytes=4 * (len(start) + 10))  # room for four such replies
     for n in range(6):
-        small.remember("a", request.replace(b"get", b"g%d" % n), start, [b"x" * 10], lambda: True)
+        other = _request("a", request.replace(b"get", b"g%d" % n))
+        small.remember(other, start, [b"x" * 10], lambda: True)
     assert len(small) == 4
-    small.remember("a", request, start, [b"x" * 11], lambda: True)  # over a quarter of the budget
-    assert small.reply("a", request) is None
+    # over a quarter of the budget: not kept
+    small.remember(_request("a", request), start, [b"x" * 11], lambda: True)
+    assert small.reply(_request("a", request)) is None
 
 
 def test_repeated_reads_are_answered_from_the_request_memo_and_stay_fresh(
