@@ -419,8 +419,6 @@ async def op_copy_config(ctx: OpContext, op: etree._Element) -> list[etree._Elem
                 new_root.append(copy.deepcopy(element))
         # RFC 6243 §4.5.2: leaves tagged wd:default="true" are not explicit configuration
         settle_default_attributes(server.schema, new_root)
-        # stored as an edit would store it: checked, values in canonical form
-        server.validate(new_root, canonicalize=True)
         source = None
     else:
         source = _datastore_name(op, "source", ("running", "candidate", "startup"))
@@ -439,17 +437,19 @@ async def op_copy_config(ctx: OpContext, op: etree._Element) -> list[etree._Elem
                 del element.attrib[_WD_DEFAULT_ATTR]
     store = server.datastores.get(target)
     _check_lock(ctx, store)
+    # new_root is this operation's own tree: validating it also stores its values in
+    # canonical form, as an edit would (an inline config may spell 7 as 007)
     if target == "startup":
         new_root = server.without_readonly(new_root)
-        server.validate(new_root)
+        server.validate(new_root, canonicalize=True)
         server.datastores.write_startup(new_root)
     elif target == "running":
         new_root = server.with_readonly(new_root)
-        server.validate(new_root)
+        server.validate(new_root, canonicalize=True)
         server.change_running(new_root, session_id=ctx.session.session_id, cause="copy-config")
     else:
         new_root = server.with_readonly(new_root)
-        server.validate(new_root)
+        server.validate(new_root, canonicalize=True)
         store.replace(new_root)
         server.datastores.candidate_dirty = True
     return []
