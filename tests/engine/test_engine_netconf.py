@@ -259,42 +259,66 @@ def test_install_policy_refused(agent: Agent, problem: str, message: str) -> Non
     assert not (agent.state_dir / "policy" / "installed.json").exists()
 
 
+def _refused_and_nothing_changed(agent: Agent, policy: dict[str, Any], version: str) -> RPCError:
+    """Install ``policy`` (signed); it must be refused with the policy ``version`` still
+    in use and on disk as before.  Returns the error."""
+    import json
+
+    installed = agent.state_dir / "policy" / "installed.json"
+    before = installed.read_bytes() if installed.exists() else None
+    data = json.dumps(policy).encode()  # JSON escapes keep the XML of the RPC well-formed
+    with pytest.raises(RPCError) as info:
+        _install(agent, data, agent.signer.sign(data))
+    assert (installed.read_bytes() if installed.exists() else None) == before
+    assert agent.text("pa:policy/pa:policy-version") == version
+    return info.value
+
+
 def test_install_policy_of_text_xml_cannot_carry_is_refused_and_nothing_changes(
     agent: Agent,
 ) -> None:
-    import json
-
     new = minimal_policy(**{"policy-version": "1.0\u0001", "file-version": 2})
-    data = json.dumps(new).encode()  # the JSON escape keeps the XML of the RPC well-formed
-    with pytest.raises(RPCError) as info:
-        _install(agent, data, agent.signer.sign(data))
-    assert info.value.tag == "invalid-value"
-    assert "policy-version: character U+0001 is not allowed" in str(info.value)
+    error = _refused_and_nothing_changed(agent, new, "test-1")
+    assert error.tag == "invalid-value"
+    assert "policy-version: character U+0001 is not allowed" in str(error)
     assert not (agent.state_dir / "policy" / "installed.json").exists()
-    assert agent.text("pa:policy/pa:policy-version") == "test-1"
     agent.session.get()  # the whole state still serialises
+
+
+def _fail_switching_to(agent: Agent, version: str) -> None:
+    switch = agent.engine.switch_policy
+
+    def failing_switch(info: Any) -> None:
+        if info.policy.policy_version == version:
+            raise RuntimeError("no room for the new tables")
+        switch(info)
+
+    agent.engine.switch_policy = failing_switch  # type: ignore[method-assign]
 
 
 def test_install_policy_that_cannot_be_switched_to_leaves_everything_as_it_was(
     agent: Agent,
 ) -> None:
+    _fail_switching_to(agent, "test-3")
+    error = _refused_and_nothing_changed(
+        agent, minimal_policy(**{"policy-version": "test-3"}), "test-1"
+    )
+    assert error.tag == "operation-failed"
+    assert "no room for the new tables" in str(error)
+    assert not (agent.state_dir / "policy" / "installed.json").exists()
+
+
+def test_failed_switch_puts_the_earlier_installed_policy_back(agent: Agent) -> None:
     import json
 
-    switch = agent.engine.switch_policy
-
-    def failing_switch(info: Any) -> None:
-        if info.policy.policy_version == "test-3":
-            raise RuntimeError("no room for the new tables")
-        switch(info)
-
-    agent.engine.switch_policy = failing_switch  # type: ignore[method-assign]
-    data = json.dumps(minimal_policy(**{"policy-version": "test-3"})).encode()
-    with pytest.raises(RPCError) as info:
-        _install(agent, data, agent.signer.sign(data))
-    assert info.value.tag == "operation-failed"
-    assert "no room for the new tables" in str(info.value)
-    assert not (agent.state_dir / "policy" / "installed.json").exists()
-    assert agent.text("pa:policy/pa:policy-version") == "test-1"
+    data = json.dumps(minimal_policy(**{"policy-version": "test-2"})).encode()
+    _install(agent, data, agent.signer.sign(data))
+    _fail_switching_to(agent, "test-3")
+    error = _refused_and_nothing_changed(
+        agent, minimal_policy(**{"policy-version": "test-3"}), "test-2"
+    )
+    assert error.tag == "operation-failed"
+    assert (agent.state_dir / "policy" / "installed.json").read_bytes() == data
 
 
 def test_reports_selected_by_a_filter_node_without_namespace(agent: Agent) -> None:
