@@ -2630,7 +2630,8 @@ class yc_writes_product_analytics__product_analytics_statistics_data_store_write
   the container is represented as a class variable - with a specific
   YANG type.
 
-  YANG Description: Batch writes (one transaction each).
+  YANG Description: Writes: transactions that each store one batch of rows
+(one table's rows from one read) or one report.
   """
   __slots__ = ('_path_helper', '_extmethods', '__count','__total_time','__average_time',)
 
@@ -2804,7 +2805,10 @@ class yc_single_writes_product_analytics__product_analytics_statistics_data_stor
   the container is represented as a class variable - with a specific
   YANG type.
 
-  YANG Description: Single row writes.
+  YANG Description: Rows stored by the writes, one each.  The time is that
+of the statements that store the rows; one statement
+may store several rows and shares its time among them.
+The transaction around them counts in 'writes'.
   """
   __slots__ = ('_path_helper', '_extmethods', '__count','__total_time','__average_time',)
 
@@ -3202,7 +3206,8 @@ class yc_data_store_product_analytics__product_analytics_statistics_data_store(P
     """
     Getter method for writes, mapped from YANG variable /product_analytics/statistics/data_store/writes (container)
 
-    YANG Description: Batch writes (one transaction each).
+    YANG Description: Writes: transactions that each store one batch of rows
+(one table's rows from one read) or one report.
     """
     return self.__writes
       
@@ -3214,7 +3219,8 @@ class yc_data_store_product_analytics__product_analytics_statistics_data_store(P
     method. Backends looking to populate this variable should
     do so via calling thisObj._set_writes() directly.
 
-    YANG Description: Batch writes (one transaction each).
+    YANG Description: Writes: transactions that each store one batch of rows
+(one table's rows from one read) or one report.
     """
     if hasattr(v, "_utype"):
       v = v._utype(v)
@@ -3239,7 +3245,10 @@ class yc_data_store_product_analytics__product_analytics_statistics_data_store(P
     """
     Getter method for single_writes, mapped from YANG variable /product_analytics/statistics/data_store/single_writes (container)
 
-    YANG Description: Single row writes.
+    YANG Description: Rows stored by the writes, one each.  The time is that
+of the statements that store the rows; one statement
+may store several rows and shares its time among them.
+The transaction around them counts in 'writes'.
     """
     return self.__single_writes
       
@@ -3251,7 +3260,10 @@ class yc_data_store_product_analytics__product_analytics_statistics_data_store(P
     method. Backends looking to populate this variable should
     do so via calling thisObj._set_single_writes() directly.
 
-    YANG Description: Single row writes.
+    YANG Description: Rows stored by the writes, one each.  The time is that
+of the statements that store the rows; one statement
+may store several rows and shares its time among them.
+The transaction around them counts in 'writes'.
     """
     if hasattr(v, "_utype"):
       v = v._utype(v)

@@ -101,6 +101,13 @@ class Statistics:
         if nanoseconds > 0:
             self.totals_ns[counter] += nanoseconds
 
+    def record_many_ns(self, counter: str, count: int, nanoseconds: int) -> None:
+        """Count ``count`` operations of a timed counter that took ``nanoseconds`` together
+        (rows one statement stores: see ``Store.write_batch``)."""
+        self.counts[counter] += count
+        if nanoseconds > 0:
+            self.totals_ns[counter] += nanoseconds
+
     def increment(self, counter: str, by: int = 1) -> None:
         """Count on a plain counter (errors)."""
         self.counts[counter] += by

@@ -292,17 +292,22 @@ def test_kinds_are_plugins(tmp_path: Path) -> None:
 
 
 def test_a_pass_sees_one_view_of_the_store(tmp_path: Path) -> None:
-    # Another connection commits rows between two KPIs of one pass; the pass runs in one
-    # read transaction, so the second KPI still counts what the first one saw.
+    # Another process trying to add rows between two KPIs of one pass is refused (the
+    # file is the agent's alone), so the second KPI counts what the first one saw.
     class CountThenInsert:
         kind = "sql"
 
         def __init__(self) -> None:
-            self.other = sqlite3.connect(tmp_path / DB_FILE, isolation_level=None)
+            self.other = sqlite3.connect(tmp_path / DB_FILE, isolation_level=None, timeout=0)
+            self.refused = 0
 
         def evaluate(self, kpi: KpiSpec, store: Store) -> object:
             (count,) = store.query("SELECT count(*) FROM stack")[0]
-            self.other.execute("INSERT INTO stack (member, _ts) VALUES (9, 1.0)")
+            try:
+                self.other.execute("INSERT INTO stack (member, _ts) VALUES (9, 1.0)")
+            except sqlite3.OperationalError as exc:
+                assert "locked" in str(exc)
+                self.refused += 1
             return [{"members": count}]
 
     engine = make_engine(
@@ -319,6 +324,6 @@ def test_a_pass_sees_one_view_of_the_store(tmp_path: Path) -> None:
         evaluators={"sql": evaluator},
     )
     assert [r.value for r in results] == ['[{"members":1}]', '[{"members":1}]']
-    # After the pass the store sees the other connection's rows.
-    assert engine.store.query("SELECT count(*) FROM stack") == [(3,)]
+    assert evaluator.refused == 2
+    assert engine.store.query("SELECT count(*) FROM stack") == [(1,)]
     evaluator.other.close()

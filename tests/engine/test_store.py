@@ -61,12 +61,28 @@ def test_write_batch_is_one_counted_transaction(stats: Statistics, tmp_path: Pat
     assert stats.count(Counter.WRITES) == 3
 
 
-def test_single_writes_are_counted(stats: Statistics, tmp_path: Path) -> None:
-    store = make_store(stats, tmp_path)
-    store.write_single("samples", {"value": 1.5, "_ts": 10.0})
-    store.write_single("samples", {"value": 2.5, "_ts": 11.0})
-    assert stats.count(Counter.SINGLE_WRITES) == 2
+@pytest.mark.parametrize("mode", ["in-memory", "on-disk"])
+def test_single_writes_count_the_rows_writes_store(
+    stats: Statistics, tmp_path: Path, mode: str
+) -> None:
+    # As on the seed device, whose counters hold more single writes than writes and less
+    # time: a single write is one row a write stores.
+    store = make_store(stats, tmp_path, mode)
+    store.write_batch("samples", [{"value": 1.5, "_ts": 10.0}, {"value": 2.5, "_ts": 11.0}])
+    assert (stats.count(Counter.WRITES), stats.count(Counter.SINGLE_WRITES)) == (1, 2)
+    rows = [{"name": f"eth{i}", "speed": 10, "up": 1, "_ts": 12.0} for i in range(25)]
+    store.write_batch("iface", rows, replace=True)  # 16 + 8 + 1 rows in three INSERTs
+    assert (stats.count(Counter.WRITES), stats.count(Counter.SINGLE_WRITES)) == (2, 27)
+    unchanged = [{**row, "_ts": 13.0} for row in rows]
+    store.write_batch("iface", unchanged, replace=True)  # 25 rows get their read time
+    assert (stats.count(Counter.WRITES), stats.count(Counter.SINGLE_WRITES)) == (3, 52)
+    store.write_batch("iface", [], replace=True)  # a write that stores no row
+    assert (stats.count(Counter.WRITES), stats.count(Counter.SINGLE_WRITES)) == (4, 52)
+    store.put_report(1, "doc")  # its own transaction: a write of one row
+    assert (stats.count(Counter.WRITES), stats.count(Counter.SINGLE_WRITES)) == (5, 53)
+    assert 0 < stats.total_ns(Counter.SINGLE_WRITES) < stats.total_ns(Counter.WRITES)
     assert store.query("SELECT sum(value) FROM samples") == [(4.0,)]
+    assert store.row_count("iface") == 0
 
 
 def test_queries_are_read_only_and_errors_counted(stats: Statistics, tmp_path: Path) -> None:
@@ -92,7 +108,7 @@ def test_queries_are_read_only_and_errors_counted(stats: Statistics, tmp_path: P
     assert stats.count(Counter.QUERIES) == 10
     assert store.row_count("iface") == 1
     # Writes still work after a refused query.
-    store.write_single("iface", {"name": "b", "_ts": 2.0})
+    store.write_batch("iface", [{"name": "b", "_ts": 2.0}])
     assert store.row_count("iface") == 2
 
 
@@ -105,7 +121,7 @@ def test_policy_query_cannot_reuse_the_stores_own_write_statements(
     store = make_store(stats, tmp_path)
     row = {"name": "a", "speed": 10, "up": 1, "_ts": 1.0}
     store.write_batch("iface", [row], replace=True)  # prepares 'DELETE FROM "iface"'
-    store.write_single("iface", row)  # prepares the one-row INSERT
+    store.write_batch("iface", [row])  # prepares the one-row INSERT
     insert = 'INSERT INTO "iface" ("name", "speed", "up", "_ts") VALUES (?, ?, ?, ?)'
     for sql, params in (('DELETE FROM "iface"', ()), (insert, ("x", 1, 1, 1.0))):
         with pytest.raises(sqlite3.DatabaseError, match="not authorized"):
@@ -205,13 +221,10 @@ def test_the_remembered_content_is_forgotten_when_the_table_changes(
     stats: Statistics, tmp_path: Path
 ) -> None:
     store = make_store(stats, tmp_path, "on-disk")
-    other = sqlite3.connect(tmp_path / DB_FILE, isolation_level=None)
     changes = [
-        lambda: store.write_single("iface", {"name": "x", "_ts": 0.5}),
         lambda: store.write_batch("iface", batch(0.5)),  # appended, not replaced
         store.clear_collected,
-        lambda: other.execute("DELETE FROM iface WHERE name = 'b'"),
-        lambda: other.execute("UPDATE iface SET speed = 0"),
+        lambda: store.prune(before=float("inf")),  # iface keeps the latest read: no effect
         lambda: (
             store.ensure_tables([TableSpec("iface", "x", (ColumnSpec("n", "n", "text"),))]),
             store.ensure_tables([IFACE, SAMPLES]),  # back, but the table is new and empty
@@ -230,7 +243,6 @@ def test_the_remembered_content_is_forgotten_when_the_table_changes(
     store.switch("in-memory")
     store.write_batch("iface", batch(11.0), replace=True)
     assert store.rows("iface") == batch(11.0)
-    other.close()
     store.close()
 
 
@@ -308,10 +320,10 @@ def test_on_disk_is_wal_and_survives_restart(stats: Statistics, tmp_path: Path) 
     store = make_store(stats, tmp_path, "on-disk")
     store.put_report(42, "doc")
     store.write_batch("iface", [{"name": "a", "_ts": 1.0}])
+    store.close()
     conn = sqlite3.connect(tmp_path / DB_FILE)
     assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     conn.close()
-    store.close()
     again = make_store(stats, tmp_path, "on-disk")
     assert again.reports() == {42: "doc"}
     assert again.row_count("iface") == 1
@@ -330,16 +342,34 @@ def test_on_disk_needs_a_state_dir(stats: Statistics) -> None:
 def test_snapshot_gives_queries_one_view(stats: Statistics, tmp_path: Path) -> None:
     store = make_store(stats, tmp_path, "on-disk")
     store.write_batch("iface", [{"name": "a", "_ts": 1.0}])
-    other = sqlite3.connect(tmp_path / DB_FILE)
     with store.snapshot():
         assert store.query("SELECT count(*) FROM iface") == [(1,)]
-        other.execute("INSERT INTO iface (name, _ts) VALUES ('b', 2.0)")
-        other.commit()
-        assert store.query("SELECT count(*) FROM iface") == [(1,)]  # same view
         with store.snapshot():  # nesting is harmless
             assert store.query("SELECT count(*) FROM iface") == [(1,)]
+    # After it, writes go on as before.
+    store.write_batch("iface", [{"name": "b", "_ts": 2.0}])
     assert store.query("SELECT count(*) FROM iface") == [(2,)]
+
+
+def test_on_disk_the_file_is_the_agents_alone(stats: Statistics, tmp_path: Path) -> None:
+    # No other process can read or change the rows and reports while the agent runs, and a
+    # second agent on the same state directory stops with a clear error.
+    store = make_store(stats, tmp_path, "on-disk")
+    store.write_batch("iface", [{"name": "a", "_ts": 1.0}])
+    store.put_report(1, "doc")
+    other = sqlite3.connect(tmp_path / DB_FILE, timeout=0, isolation_level=None)
+    for sql in ("SELECT count(*) FROM iface", "DELETE FROM _pa_reports"):
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            other.execute(sql).fetchall()
     other.close()
+    assert not (tmp_path / (DB_FILE + "-shm")).exists()  # the WAL index is in memory
+    with pytest.raises(StoreError, match="another agent"):
+        Store(Statistics(ManualClock(0.0)), tmp_path, "on-disk")
+    assert store.reports() == {1: "doc"} and store.row_count("iface") == 1
+    store.close()
+    again = make_store(stats, tmp_path, "on-disk")  # free again once the first one closed
+    assert again.reports() == {1: "doc"}
+    again.close()
 
 
 @contextlib.contextmanager
@@ -404,11 +434,9 @@ def test_a_policy_query_has_a_row_limit(stats: Statistics, tmp_path: Path) -> No
         store.query("SELECT name FROM iface", limits=three)
     assert info.value.max_rows == 3
     assert stats.count(Counter.QUERY_ERRORS) == 1
-    # The unfinished statement was reset: it holds no read transaction, so another
-    # connection's checkpoint is not kept waiting by it.
-    other = sqlite3.connect(tmp_path / DB_FILE, timeout=0, isolation_level=None)
-    assert other.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0  # not busy
-    other.close()
+    # The unfinished statement was reset: it holds no read transaction, so a checkpoint
+    # is not kept waiting by it.
+    assert store._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0
     assert len(store.query("SELECT name FROM iface")) == 5  # the default limit is far higher
 
 
@@ -451,7 +479,7 @@ def test_cleared_data_leaves_no_trace_in_the_files(stats: Statistics, tmp_path: 
         rows = [{"name": f"{secret}-{i}", "speed": ts, "_ts": float(ts)} for i in range(300)]
         store.write_batch("iface", rows, replace=True)
         store.write_batch("samples", [{"value": float(i), "_ts": float(ts)} for i in range(50)])
-    store.write_single("iface", {"name": secret, "_ts": 9.0})
+    store.write_batch("iface", [{"name": secret, "_ts": 9.0}])
     store.put_report(1, '{"kept": true}')
     assert secret.encode() in _file_bytes(tmp_path)  # the check below can see the text
     store.clear_collected()
