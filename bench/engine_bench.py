@@ -1,28 +1,35 @@
 #!/usr/bin/env python3
 """Engine benchmark: the seed's ``show product-analytics stats`` operations on realistic data.
 
-It generates the native configuration and operational data of a 48-port switch (Cisco
-IOS-XE native model: interfaces with descriptions, switchport, EtherChannel and 802.1X
-settings, VLANs, IPv4 ACLs; interfaces-oper with counters; device-hardware-oper inventory
-with optics and power supplies) as a snapshot directory, scaled 1x, 10x and 100x (48, 480,
-4800 ports and everything else in proportion), and reads it with the real engine parts:
+Two workloads (``--workload``), each a 48-port switch's native data scaled 1x, 10x and 100x
+(48, 480, 4800 ports and everything else in proportion), read with the real engine parts:
 ``SnapshotSource`` -> ``Subscriber`` (XPath normalisation) -> ``Store`` (SQLite) ->
-``compute_all`` (a 26-KPI stand-in policy: 20 SQL, 6 Lua) -> ``ReportBuilder``.
+``compute_all`` -> ``ReportBuilder``.
+
+``seed-policy``: the shipped policy ``agent/policies/cisco-iiot.json`` (the seed's 26 KPIs and
+its two serviceability KPIs, 31 tables of feature configuration and inventory) over an
+industrial switch built from the IE-3200-8P2S snapshot (``bench/iiot_switch.py``).  Between
+rounds the device clock moves and an operator changes one port, so two tables get a changed
+batch each round and the rest read what they already hold.
+
+``stand-in``: a 26-KPI stand-in policy (20 SQL, 6 Lua) with wide per-port tables, over a
+Cisco IOS-XE native configuration (interfaces with descriptions, switchport, EtherChannel and
+802.1X settings, VLANs, IPv4 ACLs), interfaces-oper with counters, and device-hardware-oper
+inventory.  The interface counters move between rounds (the oper file is rewritten), so the
+48-row ``port_oper`` table is rewritten every round, as on a live switch.
 
 Every figure comes from the engine's own ``Statistics`` counters, the same ones as the
 seed's: data-store writes, single writes, queries, periodic reads, periodic-read batches,
 SQL and Lua computation passes.  Each scale runs ``--rounds`` rounds (four times as many at
 1x, at most 3 at 100x) after a warm-up round; the median of the per-round averages is
-reported with its ratio to the seed device's figure.  The interface counters move between
-rounds (the oper file is rewritten), so one table's batch changes every round, as on a live
-switch; the configuration does not.
+reported with its ratio to the seed device's figure.
 
 After the rounds, the same store work runs in a tight loop twice: through the engine, and
 through plain ``sqlite3`` on a fresh connection (``raw_sqlite_floor``), to show how much of
 each figure is SQLite's own cost.
 
-    python bench/engine_bench.py                 # 1x, 10x, 100x, table on stdout
-    python bench/engine_bench.py --scales 1 --rounds 5 --json
+    python bench/engine_bench.py                            # seed policy, 1x 10x 100x
+    python bench/engine_bench.py --workload stand-in --scales 1 --rounds 5 --json
 
 The last stdout line is a JSON object with every number when ``--json`` is given.
 """
@@ -37,6 +44,8 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,13 +55,14 @@ sys.path.insert(0, str(ROOT))
 from agent.engine.clock import ScaledClock  # noqa: E402
 from agent.engine.kpi import compute_all  # noqa: E402
 from agent.engine.lua_sandbox import LuaSandbox  # noqa: E402
-from agent.engine.policy import PolicyInfo, parse_policy  # noqa: E402
+from agent.engine.policy import Policy, PolicyInfo, parse_policy  # noqa: E402
 from agent.engine.privacy import PrivacyGuard  # noqa: E402
 from agent.engine.reports import ReportBuilder  # noqa: E402
 from agent.engine.stats import TIMED, Counter, EventHistory, Statistics  # noqa: E402
 from agent.engine.store import Store  # noqa: E402
 from agent.engine.subscriber import Subscriber  # noqa: E402
 from agent.sources.snapshot import SnapshotSource  # noqa: E402
+from bench import iiot_switch  # noqa: E402
 
 # The seed device's averages (show product-analytics stats, IE-3200-8P2S, 17.18.1), µs.
 SEED_US = {
@@ -435,6 +445,36 @@ def stand_in_policy() -> dict[str, Any]:
     }
 
 
+# --- workloads ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A policy and the device data it reads, and how that data moves between rounds."""
+
+    policy: Callable[[], Policy]
+    write: Callable[[Path, int], dict[str, int]]  # snapshot directory, scale -> file sizes
+    advance: Callable[[Path, int, int], None]  # snapshot directory, scale, round
+
+
+def _stand_in_advance(directory: Path, scale: int, tick: int) -> None:
+    (directory / "operational" / "interfaces.xml").write_text(interfaces_oper_xml(scale, tick))
+
+
+WORKLOADS = {
+    "seed-policy": Workload(
+        policy=lambda: parse_policy(iiot_switch.POLICY.read_text()),
+        write=iiot_switch.write_snapshot,
+        advance=iiot_switch.advance,
+    ),
+    "stand-in": Workload(
+        policy=lambda: parse_policy(json.dumps(stand_in_policy())),
+        write=write_snapshot,
+        advance=_stand_in_advance,
+    ),
+}
+
+
 # --- measurement -------------------------------------------------------------------------
 
 
@@ -463,9 +503,9 @@ def raw_sqlite_floor(
 
     A fresh connection (same SQLite, same journal and synchronous settings, no authorizer,
     no counters) holding the same tables and rows: every table batch (DELETE + the rows with
-    one ``executemany`` of a one-row INSERT, one transaction), the 50 single writes
-    (autocommit INSERT) and the 20 SQL KPI queries (in one read transaction, as
-    ``compute_all`` runs them).  Averages in µs, median over ``rounds`` rounds.
+    one ``executemany`` of a one-row INSERT, one transaction; a single write is one of those
+    rows, timed by the ``executemany``) and the SQL KPI queries (in one read transaction,
+    as ``compute_all`` runs them).  Averages in µs, median over ``rounds`` rounds.
     """
     path = ":memory:" if storage == "in-memory" else str(directory / "raw-floor.sqlite")
     conn = sqlite3.connect(path, isolation_level=None)
@@ -480,22 +520,21 @@ def raw_sqlite_floor(
         marks = ", ".join("?" * len(columns))
         insert = f'INSERT INTO "{spec.name}" ({", ".join(columns)}) VALUES ({marks})'
         batches.append((f'DELETE FROM "{spec.name}"', insert, rows))
-    conn.execute("CREATE TABLE single (k, v, _ts)")
     queries = [k.code for k in policy.kpis if k.kind == "sql"]
     per_round: dict[str, list[float]] = {"write": [], "single_write": [], "sql_query": []}
     for round_no in range(rounds + 1):
-        timings: dict[str, list[int]] = {"write": [], "single_write": [], "sql_query": []}
+        timings: dict[str, list[int]] = {"write": [], "sql_query": []}
+        stored_ns = stored_rows = 0
         for delete, insert, rows in batches:
             start = time.perf_counter_ns()
             conn.execute("BEGIN")
             conn.execute(delete)
+            rows_start = time.perf_counter_ns()
             conn.executemany(insert, rows)
+            stored_ns += time.perf_counter_ns() - rows_start
+            stored_rows += len(rows)
             conn.execute("COMMIT")
             timings["write"].append(time.perf_counter_ns() - start)
-        for i in range(50):
-            start = time.perf_counter_ns()
-            conn.execute("INSERT INTO single (k, v, _ts) VALUES (?, ?, ?)", (i, f"v {i}", 1.0))
-            timings["single_write"].append(time.perf_counter_ns() - start)
         conn.execute("BEGIN")
         for sql in queries:
             start = time.perf_counter_ns()
@@ -505,6 +544,7 @@ def raw_sqlite_floor(
         if round_no:  # round 0 prepares the statements
             for name, values in timings.items():
                 per_round[name].append(statistics.fmean(values) / 1000)
+            per_round["single_write"].append(stored_ns / max(1, stored_rows) / 1000)
     conn.close()
     return {name: round(statistics.median(v), 1) for name, v in per_round.items()}
 
@@ -561,16 +601,16 @@ def engine_same_loop(store: Store, stats: Statistics, policy: Any, rounds: int) 
     return {name: round(statistics.median(v), 1) for name, v in per_round.items()}
 
 
-async def one_scale(scale: int, rounds: int, storage: str) -> dict[str, Any]:
+async def one_scale(workload: Workload, scale: int, rounds: int, storage: str) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="pa-engine-bench-") as tmp:
         tmp_path = Path(tmp)
-        sizes = write_snapshot(tmp_path / "snapshot", scale)
-        policy = parse_policy(json.dumps(stand_in_policy()))
+        sizes = workload.write(tmp_path / "snapshot", scale)
+        policy = workload.policy()
         clock = ScaledClock()
         stats = Statistics(clock)
         events = EventHistory(clock)
         store = Store(stats, tmp_path / "state", storage)  # type: ignore[arg-type]
-        store.ensure_tables([*policy.tables(), *parse_policy(json.dumps(_single_table())).tables()])
+        store.ensure_tables(policy.tables())
         source = SnapshotSource(tmp_path / "snapshot")
         subscriber = Subscriber(source, policy, store, stats, events, clock)
         info = PolicyInfo(policy=policy, source="file", signature="bench", signature_valid=True)
@@ -586,17 +626,13 @@ async def one_scale(scale: int, rounds: int, storage: str) -> dict[str, Any]:
             assert await subscriber.poll(spec)
         rows_per_table = {t.name: store.row_count(t.name) for t in policy.tables()}
         total_rows = sum(rows_per_table.values())
-        oper_file = tmp_path / "snapshot" / "operational" / "interfaces.xml"
         for round_no in range(rounds + 1):  # round 0 warms caches and is not kept
-            # The interface counters move between reads, as on a live switch, so the
-            # port_oper batch differs every round; the configuration does not change.
-            oper_file.write_text(interfaces_oper_xml(scale, tick=round_no + 1))
+            # The data moves between reads as on a live switch (see the workloads).
+            workload.advance(tmp_path / "snapshot", scale, round_no + 1)
             stats.clear()
             for spec in policy.sources:
                 ok = await subscriber.poll(spec)
                 assert ok, events.entries()[0]
-            for i in range(50):
-                store.write_single("single", {"k": i, "v": f"value {i}", "_ts": clock.time()})
             reads = {c: (stats.count(c), stats.total_ns(c) / 1000) for c in TIMED}
             stats.clear()
             guard = PrivacyGuard.from_store(policy, store)
@@ -664,28 +700,6 @@ async def one_scale(scale: int, rounds: int, storage: str) -> dict[str, Any]:
     }
 
 
-def _single_table() -> dict[str, Any]:
-    """A one-table policy fragment for the single-write measurement."""
-    return {
-        "policy-version": "x",
-        "file-version": 1,
-        "sources": [
-            {
-                "id": "s",
-                "subtree": "<x/>",
-                "period": 1,
-                "tables": [
-                    {
-                        "name": "single",
-                        "row-path": "x",
-                        "columns": {"k": col("k", "int"), "v": col("v")},
-                    }
-                ],
-            }
-        ],
-    }
-
-
 def lua_runtime_cost(repeat: int = 300) -> dict[str, float]:
     """Cost of a fresh sandboxed runtime per KPI (what LuaSandbox does) vs. the script."""
     sandbox = LuaSandbox()
@@ -703,13 +717,16 @@ def main() -> int:
     parser.add_argument("--scales", type=int, nargs="+", default=[1, 10, 100])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--storage", choices=["in-memory", "on-disk"], default="on-disk")
+    parser.add_argument("--workload", choices=sorted(WORKLOADS), default="seed-policy")
     parser.add_argument("--json", action="store_true", help="print a JSON summary last")
     args = parser.parse_args()
     results = []
     for scale in args.scales:
         # Small scales are cheap: more rounds there make the medians steadier.
         rounds = {1: 4 * args.rounds, 10: args.rounds}.get(scale, max(1, min(args.rounds, 3)))
-        results.append(asyncio.run(one_scale(scale, rounds, args.storage)))
+        results.append(
+            asyncio.run(one_scale(WORKLOADS[args.workload], scale, rounds, args.storage))
+        )
     lua_cost = lua_runtime_cost()
     names = [
         ("write", "data-store write (avg)"),
@@ -729,7 +746,13 @@ def main() -> int:
     header = f"{'operation (µs, median)':36}" + "".join(
         f"{str(r['scale']) + 'x (' + str(r['total_rows']) + ' rows)':>20}" for r in results
     )
-    print(f"storage {args.storage}; --rounds {args.rounds}; 26 KPIs (20 SQL, 6 Lua)")
+    policy = WORKLOADS[args.workload].policy()
+    kinds = [k.kind for k in policy.kpis]
+    print(
+        f"workload {args.workload}; storage {args.storage}; --rounds {args.rounds}; "
+        f"{len(kinds)} KPIs ({kinds.count('sql')} SQL, {kinds.count('lua')} Lua), "
+        f"{len(policy.tables())} tables"
+    )
     print(header + f"{'seed':>10}{'seed/1x':>10}")
     for key, label in names:
         line = f"{label:36}" + "".join(f"{r['median_us'][key]:>20,.1f}" for r in results)
@@ -763,7 +786,8 @@ def main() -> int:
     print(f"reports held (and copied per get): {counts}")
     print(f"fresh sandboxed Lua runtime + trivial script: {lua_cost['fresh_runtime_run_us']} µs")
     if args.json:
-        print(json.dumps({"storage": args.storage, "scales": results, "lua": lua_cost}))
+        summary = {"workload": args.workload, "storage": args.storage, "scales": results}
+        print(json.dumps({**summary, "lua": lua_cost}))
     return 0
 
 
