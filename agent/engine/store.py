@@ -96,6 +96,9 @@ _LENGTH = sqlite3.SQLITE_LIMIT_LENGTH
 MAX_VALUE_BYTES = 16 * 1024 * 1024
 # What the report methods lift it to: SQLite caps it at its compile-time maximum (1e9).
 _REPORT_VALUE_BYTES = 2**31 - 1
+# How long opening the on-disk file waits for another process to let go of it (an agent
+# being restarted whose predecessor is still closing); the engine waits on its event loop.
+LOCK_WAIT_SECONDS = 2.0
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS _pa_reports (report_id INTEGER PRIMARY KEY, document TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS _pa_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -326,8 +329,14 @@ class Store:
         self._cursor = self._conn.cursor()
         if mode == "in-memory" and self.disk_path is not None and self.disk_path.exists():
             # Storage was switched to in-memory while the agent was down: bring the data
-            # along, as a switch at run time would, and leave nothing behind on disk.
-            disk = self._connect(self.disk_path)
+            # along, as a switch at run time would, and leave nothing behind on disk.  The
+            # file is opened locked, as for on-disk storage: a file another agent holds
+            # fails here (the backup API would wait for it without end).
+            try:
+                disk = self._open("on-disk")
+            except StoreError:
+                self._conn.close()
+                raise
             try:
                 disk.backup(self._conn)
             finally:
@@ -344,6 +353,7 @@ class Store:
     def _connect(self, target: Path | str) -> sqlite3.Connection:
         conn = sqlite3.connect(
             target,
+            timeout=LOCK_WAIT_SECONDS,
             isolation_level=None,
             check_same_thread=False,
             cached_statements=STATEMENT_CACHE_SIZE,
@@ -393,6 +403,9 @@ class Store:
             raise StoreError(
                 f"{self.disk_path}: {exc} (another agent using the same state directory?)"
             ) from exc
+        # A WAL index file left by a version of the agent that shared the file is unused now.
+        with contextlib.suppress(FileNotFoundError):
+            self.disk_path.with_name(self.disk_path.name + "-shm").unlink()
         return conn
 
     def _past_deadline(self) -> bool:
@@ -418,13 +431,18 @@ class Store:
         """Move the whole store to ``mode``; the data carries over (SQLite backup API)."""
         if mode == self.mode:
             return
-        if mode == "on-disk":
-            if self.disk_path is None:
-                raise StoreError("on-disk storage needs a state directory")
-            self._remove_disk_files()  # a stale file from an earlier run must not mix in
+        if mode == "on-disk" and self.disk_path is None:
+            raise StoreError("on-disk storage needs a state directory")
+        # On disk this takes the file's lock first, so a file another agent holds is left
+        # alone (StoreError).  A file left from an earlier run is overwritten whole by the
+        # backup, and the checkpoints leave none of its pages in the WAL or past the end.
         new = self._open(mode)
         try:
+            if mode == "on-disk":
+                new.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
             self._conn.backup(new)
+            if mode == "on-disk":
+                new.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         except sqlite3.Error as exc:
             new.close()
             raise StoreError(f"cannot move the data store to {mode}: {exc}") from exc
@@ -697,18 +715,21 @@ class Store:
         One statement in its own transaction: one write of one row (a single write)."""
         verb = "INSERT OR REPLACE" if replace else "INSERT"
         start = perf_counter_ns()
+        stored = False
         try:
             with self._long_values() as conn:
                 conn.execute(
                     f"{verb} INTO _pa_reports (report_id, document) VALUES (?, ?)",
                     (report_id, document),
                 )
+            stored = True
         except sqlite3.IntegrityError as exc:
             raise StoreError(f"report {report_id} already exists") from exc
-        finally:
+        finally:  # a failed write counts, as a failed batch does; it stored no row
             took = perf_counter_ns() - start
             self._stats.record_ns(_WRITES, took)
-            self._stats.record_ns(_SINGLE_WRITES, took)
+            if stored:
+                self._stats.record_ns(_SINGLE_WRITES, took)
 
     def reports(self) -> dict[int, str]:
         """Every stored report, id -> document, in id order."""

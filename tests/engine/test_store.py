@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.engine import store as store_module
 from agent.engine.clock import ManualClock
 from agent.engine.policy import ColumnSpec, TableSpec
 from agent.engine.stats import Counter, Statistics
@@ -80,6 +81,9 @@ def test_single_writes_count_the_rows_writes_store(
     assert (stats.count(Counter.WRITES), stats.count(Counter.SINGLE_WRITES)) == (4, 52)
     store.put_report(1, "doc")  # its own transaction: a write of one row
     assert (stats.count(Counter.WRITES), stats.count(Counter.SINGLE_WRITES)) == (5, 53)
+    with pytest.raises(StoreError):
+        store.put_report(1, "again")  # a failed write: counted, but it stored no row
+    assert (stats.count(Counter.WRITES), stats.count(Counter.SINGLE_WRITES)) == (6, 53)
     assert 0 < stats.total_ns(Counter.SINGLE_WRITES) < stats.total_ns(Counter.WRITES)
     assert store.query("SELECT sum(value) FROM samples") == [(4.0,)]
     assert store.row_count("iface") == 0
@@ -334,6 +338,29 @@ def test_on_disk_is_wal_and_survives_restart(stats: Statistics, tmp_path: Path) 
     assert not (tmp_path / DB_FILE).exists()
 
 
+def test_switching_to_on_disk_overwrites_a_file_left_behind(
+    stats: Statistics, tmp_path: Path
+) -> None:
+    # A file from an earlier run (with a WAL index file of an older version beside it) is
+    # replaced whole: none of its rows or reports mix in, none of its text stays in the files.
+    old = make_store(stats, tmp_path, "on-disk")
+    old.write_batch("iface", [{"name": f"stale-{i}", "_ts": 1.0} for i in range(500)])
+    old.put_report(1, "stale report")
+    old.close()
+    shm = tmp_path / (DB_FILE + "-shm")
+    shm.write_bytes(b"\0" * 32768)
+    store = Store(stats, None, "in-memory")
+    store._state_dir = tmp_path  # its state directory is set only now: the file stays
+    store.ensure_tables([IFACE, SAMPLES])
+    store.write_batch("iface", [{"name": "fresh", "_ts": 2.0}])
+    store.switch("on-disk")
+    assert store.rows("iface") == [{"name": "fresh", "speed": None, "up": None, "_ts": 2.0}]
+    assert store.reports() == {}
+    assert not shm.exists()
+    assert b"stale" not in _file_bytes(tmp_path)
+    store.close()
+
+
 def test_on_disk_needs_a_state_dir(stats: Statistics) -> None:
     with pytest.raises(StoreError):
         Store(stats, None, "on-disk")
@@ -351,9 +378,12 @@ def test_snapshot_gives_queries_one_view(stats: Statistics, tmp_path: Path) -> N
     assert store.query("SELECT count(*) FROM iface") == [(2,)]
 
 
-def test_on_disk_the_file_is_the_agents_alone(stats: Statistics, tmp_path: Path) -> None:
+def test_on_disk_the_file_is_the_agents_alone(
+    stats: Statistics, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # No other process can read or change the rows and reports while the agent runs, and a
     # second agent on the same state directory stops with a clear error.
+    monkeypatch.setattr(store_module, "LOCK_WAIT_SECONDS", 0.05)
     store = make_store(stats, tmp_path, "on-disk")
     store.write_batch("iface", [{"name": "a", "_ts": 1.0}])
     store.put_report(1, "doc")
@@ -363,8 +393,18 @@ def test_on_disk_the_file_is_the_agents_alone(stats: Statistics, tmp_path: Path)
             other.execute(sql).fetchall()
     other.close()
     assert not (tmp_path / (DB_FILE + "-shm")).exists()  # the WAL index is in memory
+    second = Statistics(ManualClock(0.0))
+    for mode in ("on-disk", "in-memory"):  # in-memory would import the file and remove it
+        with pytest.raises(StoreError, match="another agent"):
+            Store(second, tmp_path, mode)  # type: ignore[arg-type]
+    # Nor can a second agent's switch to on-disk take the file over.
+    elsewhere = Store(second, None, "in-memory")
+    elsewhere._state_dir = tmp_path
+    elsewhere.put_report(2, "other")
     with pytest.raises(StoreError, match="another agent"):
-        Store(Statistics(ManualClock(0.0)), tmp_path, "on-disk")
+        elsewhere.switch("on-disk")
+    assert elsewhere.mode == "in-memory" and elsewhere.reports() == {2: "other"}
+    elsewhere.close()
     assert store.reports() == {1: "doc"} and store.row_count("iface") == 1
     store.close()
     again = make_store(stats, tmp_path, "on-disk")  # free again once the first one closed
