@@ -501,15 +501,17 @@ def raw_sqlite_floor(
 ) -> dict[str, float]:
     """What plain sqlite3 needs for the same work, without the engine around it.
 
-    A fresh connection (same SQLite, same journal and synchronous settings, no authorizer,
-    no counters) holding the same tables and rows: every table batch (DELETE + the rows with
-    one ``executemany`` of a one-row INSERT, one transaction; a single write is one of those
-    rows, timed by the ``executemany``) and the SQL KPI queries (in one read transaction,
-    as ``compute_all`` runs them).  Averages in µs, median over ``rounds`` rounds.
+    A fresh connection (same SQLite, same locking, journal and synchronous settings, no
+    authorizer, no counters) holding the same tables and rows: every table batch (DELETE +
+    the rows with one ``executemany`` of a one-row INSERT, one transaction; a single write is
+    one of those rows, timed by the ``executemany``) and the SQL KPI queries (in one read
+    transaction, as ``compute_all`` runs them).  Averages in µs, median over ``rounds``
+    rounds.
     """
     path = ":memory:" if storage == "in-memory" else str(directory / "raw-floor.sqlite")
     conn = sqlite3.connect(path, isolation_level=None)
-    if storage == "on-disk":
+    if storage == "on-disk":  # as the store opens its file
+        conn.execute("PRAGMA locking_mode=EXCLUSIVE")
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
     batches = []
