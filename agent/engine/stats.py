@@ -94,16 +94,10 @@ class Statistics:
         """Count one operation of a timed counter that took ``microseconds``."""
         self.record_ns(counter, int(microseconds) * 1000)
 
-    def record_ns(self, counter: str, nanoseconds: int) -> None:
-        """Count one operation of a timed counter that took ``nanoseconds`` (the hot paths
-        pass a ``perf_counter_ns`` difference straight in)."""
-        self.counts[counter] += 1
-        if nanoseconds > 0:
-            self.totals_ns[counter] += nanoseconds
-
-    def record_many_ns(self, counter: str, count: int, nanoseconds: int) -> None:
+    def record_ns(self, counter: str, nanoseconds: int, count: int = 1) -> None:
         """Count ``count`` operations of a timed counter that took ``nanoseconds`` together
-        (rows one statement stores: see ``Store.write_batch``)."""
+        (the hot paths pass a ``perf_counter_ns`` difference straight in; several when one
+        statement stores several rows, see ``Store.write_batch``)."""
         self.counts[counter] += count
         if nanoseconds > 0:
             self.totals_ns[counter] += nanoseconds

@@ -538,8 +538,7 @@ class Store:
         table ends up exactly as a delete and re-insert would leave it, at a fraction of the
         cost.  Configuration read every period is mostly unchanged, so most of its batches
         take this path.  The store trusts a table's remembered content only while nothing
-        else has changed the table: its own prunes, clears and appends forget
-        it.
+        else has changed the table: its own prunes, clears and appends forget it.
         """
         start = perf_counter_ns()
         try:
@@ -564,9 +563,7 @@ class Store:
                 if values:
                     stored = perf_counter_ns()
                     _insert_rows(cursor, table, columns, values)
-                    self._stats.record_many_ns(
-                        _SINGLE_WRITES, len(values), perf_counter_ns() - stored
-                    )
+                    self._stats.record_ns(_SINGLE_WRITES, perf_counter_ns() - stored, len(values))
         except BaseException:
             self._latest.pop(table, None)
             raise
@@ -601,7 +598,7 @@ class Store:
             return False
         start = perf_counter_ns()
         cursor.execute(_update_ts_sql(table), (times.pop(),))
-        self._stats.record_many_ns(_SINGLE_WRITES, len(rows), perf_counter_ns() - start)
+        self._stats.record_ns(_SINGLE_WRITES, perf_counter_ns() - start, len(rows))
         return True
 
     def prune(self, before: float) -> int:

@@ -366,7 +366,7 @@ def test_on_disk_needs_a_state_dir(stats: Statistics) -> None:
         Store(stats, None, "on-disk")
 
 
-def test_snapshot_gives_queries_one_view(stats: Statistics, tmp_path: Path) -> None:
+def test_snapshot_runs_queries_in_one_read_transaction(stats: Statistics, tmp_path: Path) -> None:
     store = make_store(stats, tmp_path, "on-disk")
     store.write_batch("iface", [{"name": "a", "_ts": 1.0}])
     with store.snapshot():
